@@ -1,0 +1,25 @@
+package fusefs
+
+import (
+	"context"
+	"os"
+
+	"deltafs/store"
+)
+
+// Backend is what the filesystem needs from the core; *store.Store
+// implements it.
+type Backend interface {
+	Stat(ctx context.Context, path string) (store.FileInfo, error)
+	ReadDir(ctx context.Context, dir string) ([]store.FileInfo, error)
+	Open(ctx context.Context, path string) (*store.File, error)
+	Ingest(ctx context.Context, path string, src *os.File, opts store.IngestOptions) (store.FileInfo, error)
+	Mkdir(ctx context.Context, path string) error
+	Remove(ctx context.Context, path string) error
+	Rename(ctx context.Context, oldPath, newPath string) error
+	SetBase(ctx context.Context, model, base string) error
+	StagingDir() string
+	RuntimeStats() store.RuntimeStats
+}
+
+var _ Backend = (*store.Store)(nil)

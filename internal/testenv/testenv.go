@@ -1,0 +1,68 @@
+// Package testenv finds what tests need from the machine (a Python with
+// numpy, a usable /dev/fuse) and decides whether a missing piece skips the
+// test or fails it: under CI (CI=true) or with DELTAFS_REQUIRE_FUSE=1 a
+// missing piece is a failure, never a silent skip.
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"sync"
+	"testing"
+)
+
+var (
+	pyOnce sync.Once
+	pyPath string
+)
+
+// strict reports whether missing test dependencies must fail the test.
+func strict() bool {
+	return os.Getenv("CI") == "true" || os.Getenv("DELTAFS_REQUIRE_FUSE") == "1"
+}
+
+// Python returns a python3 that can import numpy. It prefers
+// $DELTAFS_PYTHON, then the system interpreter (where Debian's python3-numpy
+// installs), then python3 on PATH. Without one the test is skipped, or
+// failed under CI.
+func Python(t testing.TB) string {
+	t.Helper()
+	pyOnce.Do(func() {
+		candidates := []string{os.Getenv("DELTAFS_PYTHON"), "/usr/bin/python3", "python3"}
+		for _, c := range candidates {
+			if c == "" {
+				continue
+			}
+			if exec.Command(c, "-c", "import numpy").Run() == nil {
+				pyPath = c
+				return
+			}
+		}
+	})
+	if pyPath == "" {
+		if strict() {
+			t.Fatal("no python3 with numpy found (install python3-numpy)")
+		}
+		t.Skip("no python3 with numpy found (install python3-numpy)")
+	}
+	return pyPath
+}
+
+// RequireFUSE skips the test when /dev/fuse is missing or the test is not
+// running as root; with DELTAFS_REQUIRE_FUSE=1 it fails instead.
+func RequireFUSE(t testing.TB) {
+	t.Helper()
+	reason := ""
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		reason = "/dev/fuse is missing"
+	} else if os.Geteuid() != 0 {
+		reason = "FUSE tests mount with DirectMount and need root"
+	}
+	if reason == "" {
+		return
+	}
+	if os.Getenv("DELTAFS_REQUIRE_FUSE") == "1" {
+		t.Fatalf("FUSE required (DELTAFS_REQUIRE_FUSE=1) but %s", reason)
+	}
+	t.Skip(reason)
+}
