@@ -4,13 +4,26 @@
 // server database or an object service can replace the embedded defaults
 // (SQLite and a local directory).
 //
-// CONTRACT STUB: the signatures below are the agreed API; bodies are being
-// implemented.
+// The namespace: paths are clean and relative ("" is the root, always a
+// directory, never deleted); every entry's parent is a directory; Rename
+// follows rename(2) and keeps inodes, which are never reused. A top-level
+// directory is a model: creating one registers it (no base), deleting it
+// deletes the model, renaming it renames the model and the models based on
+// it follow the new name; moving it below the top level deletes the model
+// and moving a directory to the top level makes one. Deleting a base model
+// clears the base of its dependents; their existing files still decode
+// because LiveObjects keeps every object a live object refers to.
+//
+// The SQLite catalog: WAL journal, synchronous=FULL (a committed Update
+// survives kill -9 and power loss), foreign keys, a busy timeout for a second
+// process writing at once, the schema version in PRAGMA user_version with
+// ordered migrations (a newer catalog is refused: ErrNewerSchema).
 package catalog
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 )
@@ -26,6 +39,10 @@ var (
 	ErrNewerSchema   = errors.New("catalog: catalog written by a newer deltafs")
 	ErrBusy          = errors.New("catalog: store is busy")
 	ErrObjectCorrupt = errors.New("catalog: object file corrupt")
+	ErrNotCatalog    = errors.New("catalog: not a deltafs catalog")             // a file that is not our SQLite catalog
+	ErrDanglingRef   = errors.New("catalog: reference to an unrecorded object") // commit refused: an entry or Ref names no object record
+	ErrInvalid       = errors.New("catalog: invalid argument")                  // a malformed entry, object record or object id
+	ErrCycle         = errors.New("catalog: base models would form a cycle")    // SetModel would make a model its own base
 )
 
 // Kind is what an entry is.
@@ -100,12 +117,20 @@ type Tx interface {
 	SetModel(ctx context.Context, m Model) error
 	DeleteModel(ctx context.Context, name string) error
 	DeleteObject(ctx context.Context, id string) error
+	// Objects and LiveObjects are as on Catalog, seen from inside the
+	// transaction (a collector decides and deletes in one snapshot).
+	Objects(ctx context.Context) ([]Object, error)
+	LiveObjects(ctx context.Context) (map[string]bool, error)
 }
 
 // Catalog is a transactional catalog.
 type Catalog interface {
 	Reader
-	// Update runs fn in one transaction, committed when fn returns nil.
+	// Update runs fn in one transaction, committed when fn returns nil and
+	// rolled back otherwise. fn must act only through tx (never through the
+	// Catalog: a nested Update would wait for itself until ErrBusy) and may
+	// be called again after a busy failure. While another process writes,
+	// Update waits up to the busy timeout, then fails with ErrBusy.
 	Update(ctx context.Context, fn func(tx Tx) error) error
 	// Objects returns every object record.
 	Objects(ctx context.Context) ([]Object, error)
@@ -114,9 +139,6 @@ type Catalog interface {
 	LiveObjects(ctx context.Context) (map[string]bool, error)
 	Close() error
 }
-
-// OpenSQLite opens (creating if needed) the SQLite catalog in file.
-func OpenSQLite(file string) (Catalog, error) { return nil, errors.New("unimplemented") }
 
 // ObjectReader reads one object file.
 type ObjectReader interface {
@@ -136,5 +158,15 @@ type ObjectStore interface {
 	List(ctx context.Context) ([]string, error)
 }
 
-// NewDirObjects returns an ObjectStore over a local directory.
-func NewDirObjects(dir string) (ObjectStore, error) { return nil, errors.New("unimplemented") }
+// String names the kind as listings show it.
+func (k Kind) String() string {
+	switch k {
+	case KindDir:
+		return "dir"
+	case KindTensor:
+		return "tensor"
+	case KindBlob:
+		return "blob"
+	}
+	return fmt.Sprintf("Kind(%d)", int(k))
+}

@@ -1,0 +1,353 @@
+package cache
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// valueFor is the deterministic value of key k with size n, so that a wrong
+// value served for a key is detectable.
+func valueFor(k, n int) []byte {
+	v := make([]byte, n)
+	for i := range v {
+		v[i] = byte(k*31 + i)
+	}
+	return v
+}
+
+func loader(k, n int, calls *atomic.Int64) func(context.Context) ([]byte, error) {
+	return func(context.Context) ([]byte, error) {
+		if calls != nil {
+			calls.Add(1)
+		}
+		return valueFor(k, n), nil
+	}
+}
+
+// checkInvariants fails the test if the byte bound or the byte count is wrong.
+func checkInvariants[K comparable](t testing.TB, c *Cache[K]) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var sum int64
+	for _, v := range c.lru.Values() {
+		sum += int64(len(v))
+	}
+	if sum != c.stats.Bytes {
+		t.Fatalf("Bytes = %d, sum of held values = %d", c.stats.Bytes, sum)
+	}
+	if c.stats.Bytes > c.stats.MaxBytes {
+		t.Fatalf("Bytes = %d exceeds MaxBytes = %d", c.stats.Bytes, c.stats.MaxBytes)
+	}
+}
+
+func TestSequences(t *testing.T) {
+	type op struct {
+		key, size int
+		wantLoad  bool // whether this Get must call load
+	}
+	tests := []struct {
+		name          string
+		max           int64
+		ops           []op
+		wantEvictions uint64
+		wantEntries   int
+	}{
+		{"hit after miss", 100, []op{{1, 10, true}, {1, 10, false}}, 0, 1},
+		{"lru order keeps recent", 30, []op{
+			{1, 10, true}, {2, 10, true}, {3, 10, true},
+			{1, 10, false}, // 1 is now the most recent
+			{4, 10, true},  // evicts 2
+			{1, 10, false}, {3, 10, false}, {2, 10, true},
+		}, 2, 3},
+		{"too large is not kept", 10, []op{{1, 11, true}, {1, 11, true}}, 0, 0},
+		{"exactly the bound is kept", 10, []op{{1, 10, true}, {1, 10, false}}, 0, 1},
+		{"big value evicts several", 30, []op{
+			{1, 10, true}, {2, 10, true}, {3, 10, true}, {4, 25, true}, {1, 10, true},
+		}, 4, 1},
+		{"zero bound keeps nothing", 0, []op{{1, 1, true}, {1, 1, true}, {2, 0, true}, {2, 0, false}}, 0, 1},
+		{"empty values are cached", 5, []op{{1, 0, true}, {1, 0, false}}, 0, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := New[int](tt.max)
+			var hits, misses uint64
+			for i, o := range tt.ops {
+				var calls atomic.Int64
+				v, err := c.Get(context.Background(), o.key, loader(o.key, o.size, &calls))
+				if err != nil {
+					t.Fatalf("op %d: %v", i, err)
+				}
+				if !bytes.Equal(v, valueFor(o.key, o.size)) {
+					t.Fatalf("op %d: wrong value for key %d", i, o.key)
+				}
+				if got := calls.Load() == 1; got != o.wantLoad {
+					t.Fatalf("op %d (key %d): loaded = %v, want %v", i, o.key, got, o.wantLoad)
+				}
+				if o.wantLoad {
+					misses++
+				} else {
+					hits++
+				}
+				checkInvariants(t, c)
+			}
+			s := c.Stats()
+			if s.Hits != hits || s.Misses != misses || s.Evictions != tt.wantEvictions || s.Entries != tt.wantEntries {
+				t.Fatalf("stats = %+v, want hits %d misses %d evictions %d entries %d",
+					s, hits, misses, tt.wantEvictions, tt.wantEntries)
+			}
+		})
+	}
+}
+
+func TestConcurrentCallersShareOneLoad(t *testing.T) {
+	c := New[string](1 << 20)
+	release := make(chan struct{})
+	var calls atomic.Int64
+	load := func(context.Context) ([]byte, error) {
+		calls.Add(1)
+		<-release
+		return []byte("value"), nil
+	}
+	const n = 32
+	var wg sync.WaitGroup
+	results := make([][]byte, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = c.Get(context.Background(), "k", load)
+		}()
+	}
+	waitFor(t, func() bool { s := c.Stats(); return s.Misses+s.Shared == n })
+	close(release)
+	wg.Wait()
+	if got := calls.Load(); got != 1 {
+		t.Fatalf("load called %d times, want 1", got)
+	}
+	for i := range n {
+		if errs[i] != nil || string(results[i]) != "value" {
+			t.Fatalf("caller %d: %q, %v", i, results[i], errs[i])
+		}
+	}
+	if s := c.Stats(); s.Misses != 1 || s.Shared != n-1 {
+		t.Fatalf("stats = %+v, want 1 miss and %d shared", s, n-1)
+	}
+}
+
+func TestCancelledCallerReturnsAtOnceLoadContinues(t *testing.T) {
+	c := New[int](1 << 20)
+	release := make(chan struct{})
+	loadCtxErr := make(chan error, 1)
+	load := func(ctx context.Context) ([]byte, error) {
+		<-release
+		loadCtxErr <- ctx.Err()
+		return []byte("done"), nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	waiterDone := make(chan error, 1)
+	go func() { // a second caller that is not cancelled
+		v, err := c.Get(context.Background(), 7, load)
+		if err == nil && string(v) != "done" {
+			err = fmt.Errorf("wrong value %q", v)
+		}
+		waiterDone <- err
+	}()
+	got := make(chan error, 1)
+	go func() { _, err := c.Get(ctx, 7, load); got <- err }()
+	waitFor(t, func() bool { s := c.Stats(); return s.Misses+s.Shared == 2 })
+	cancel()
+	select {
+	case err := <-got:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled caller got %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("cancelled caller did not return while the load was blocked")
+	}
+	close(release)
+	if err := <-loadCtxErr; err != nil {
+		t.Fatalf("load's context was cancelled with the caller's: %v", err)
+	}
+	if err := <-waiterDone; err != nil {
+		t.Fatalf("other waiter: %v", err)
+	}
+	v, err := c.Get(context.Background(), 7, func(context.Context) ([]byte, error) {
+		t.Error("value was not cached after a cancelled caller")
+		return nil, nil
+	})
+	if err != nil || string(v) != "done" {
+		t.Fatalf("after: %q, %v", v, err)
+	}
+}
+
+func TestAlreadyCancelledContext(t *testing.T) {
+	c := New[int](100)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := c.Get(ctx, 1, func(context.Context) ([]byte, error) {
+		t.Error("load called for a cancelled context")
+		return nil, nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestFailedLoadIsNotCached(t *testing.T) {
+	c := New[int](100)
+	boom := errors.New("boom")
+	release := make(chan struct{})
+	var calls atomic.Int64
+	failing := func(context.Context) ([]byte, error) {
+		calls.Add(1)
+		<-release
+		return nil, boom
+	}
+	const n = 8
+	errs := make(chan error, n)
+	for range n {
+		go func() { _, err := c.Get(context.Background(), 1, failing); errs <- err }()
+	}
+	waitFor(t, func() bool { s := c.Stats(); return s.Misses+s.Shared == n })
+	close(release)
+	for range n {
+		if err := <-errs; !errors.Is(err, boom) {
+			t.Fatalf("waiter got %v, want boom", err)
+		}
+	}
+	if calls.Load() != 1 {
+		t.Fatalf("failing load called %d times, want 1", calls.Load())
+	}
+	v, err := c.Get(context.Background(), 1, loader(1, 4, &calls))
+	if err != nil || !bytes.Equal(v, valueFor(1, 4)) || calls.Load() != 2 {
+		t.Fatalf("retry: %v, %v, calls %d", v, err, calls.Load())
+	}
+	if s := c.Stats(); s.LoadErrors != 1 || s.Entries != 1 {
+		t.Fatalf("stats = %+v", s)
+	}
+}
+
+func TestPanickingLoadReleasesWaiters(t *testing.T) {
+	c := New[int](100)
+	_, err := c.Get(context.Background(), 1, func(context.Context) ([]byte, error) { panic("bad decoder") })
+	if err == nil {
+		t.Fatal("no error from a panicking load")
+	}
+	if s := c.Stats(); s.LoadErrors != 1 || s.Entries != 0 {
+		t.Fatalf("stats = %+v", s)
+	}
+}
+
+func TestRemove(t *testing.T) {
+	c := New[int](100)
+	var calls atomic.Int64
+	c.Get(context.Background(), 1, loader(1, 10, &calls))
+	c.Remove(1)
+	checkInvariants(t, c)
+	c.Get(context.Background(), 1, loader(1, 10, &calls))
+	if calls.Load() != 2 {
+		t.Fatalf("value survived Remove")
+	}
+
+	// Remove during a load: the waiter gets the value, the cache forgets it.
+	release := make(chan struct{})
+	done := make(chan []byte)
+	go func() {
+		v, _ := c.Get(context.Background(), 2, func(context.Context) ([]byte, error) { <-release; return []byte("x"), nil })
+		done <- v
+	}()
+	waitFor(t, func() bool { return c.Stats().Misses == 3 })
+	c.Remove(2)
+	close(release)
+	if v := <-done; string(v) != "x" {
+		t.Fatalf("waiter got %q", v)
+	}
+	c.Get(context.Background(), 2, loader(2, 1, &calls))
+	if calls.Load() != 3 {
+		t.Fatal("a value loaded across Remove was kept")
+	}
+	c.Purge()
+	if s := c.Stats(); s.Entries != 0 || s.Bytes != 0 {
+		t.Fatalf("after Purge: %+v", s)
+	}
+}
+
+// TestStress runs many goroutines over many keys with a cache small enough
+// to evict constantly, checking values and the byte bound after every call.
+func TestStress(t *testing.T) {
+	const (
+		goroutines = 16
+		keys       = 200
+		opsEach    = 1500
+	)
+	c := New[int](2000)
+	var wg sync.WaitGroup
+	var failed atomic.Bool
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(g), 1))
+			for range opsEach {
+				k := rng.IntN(keys)
+				size := 1 + k*3 // 1..598 bytes
+				ctx := context.Background()
+				var cancel context.CancelFunc = func() {}
+				if rng.IntN(20) == 0 {
+					ctx, cancel = context.WithTimeout(ctx, time.Duration(rng.IntN(50))*time.Microsecond)
+				}
+				v, err := c.Get(ctx, k, func(context.Context) ([]byte, error) {
+					if k%34 == 0 { // some keys always fail to load
+						return nil, errors.New("flaky")
+					}
+					return valueFor(k, size), nil
+				})
+				cancel()
+				switch {
+				case err != nil && (errors.Is(err, context.DeadlineExceeded) || err.Error() == "flaky"):
+				case err != nil:
+					t.Errorf("key %d: %v", k, err)
+					failed.Store(true)
+				case !bytes.Equal(v, valueFor(k, size)):
+					t.Errorf("key %d: wrong value", k)
+					failed.Store(true)
+				}
+				if s := c.Stats(); s.Bytes > s.MaxBytes || s.Bytes < 0 {
+					t.Errorf("byte bound broken: %+v", s)
+					failed.Store(true)
+				}
+				if failed.Load() {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	waitFor(t, func() bool { c.mu.Lock(); defer c.mu.Unlock(); return len(c.inflight) == 0 })
+	checkInvariants(t, c)
+	s := c.Stats()
+	if s.Evictions == 0 || s.Hits == 0 || s.LoadErrors == 0 {
+		t.Fatalf("stress did not exercise eviction, hits and errors: %+v", s)
+	}
+	t.Logf("stats: %+v", s)
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting for condition")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

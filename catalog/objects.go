@@ -1,0 +1,299 @@
+package catalog
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// tempPrefix starts the names of objects being written.
+const tempPrefix = ".tmp-"
+
+// DirObjects is the ObjectStore over a local directory: object id lives in
+// dir/<first two hex digits>/<id>, a read-only file. Writes go to a temp
+// file in dir, are fsynced, renamed into place and the directory fsynced, so
+// an object name never holds partial bytes. Safe for concurrent use, also by
+// several processes.
+type DirObjects struct {
+	dir        string
+	createTemp func(dir, pattern string) (tempFile, error) // a seam for fault injection in tests
+}
+
+// tempFile is the part of *os.File the write path uses.
+type tempFile interface {
+	io.Writer
+	Sync() error
+	Close() error
+	Name() string
+}
+
+var _ ObjectStore = (*DirObjects)(nil)
+
+// NewDirObjects returns an ObjectStore over dir, created if missing.
+func NewDirObjects(dir string) (*DirObjects, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("catalog: object directory: %w", err)
+	}
+	return &DirObjects{dir: dir, createTemp: func(dir, pattern string) (tempFile, error) {
+		return os.CreateTemp(dir, pattern)
+	}}, nil
+}
+
+// ObjectID returns the id of data: its hex SHA-256.
+func ObjectID(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+func (d *DirObjects) path(id string) string { return filepath.Join(d.dir, id[:2], id) }
+
+func checkID(id string) error {
+	if !validID(id) {
+		return fmt.Errorf("%w: object id %q is not 64 lowercase hex digits", ErrInvalid, id)
+	}
+	return nil
+}
+
+// Put stores data durably and returns its id; storing an id that exists
+// with the right size is a no-op (a file of the wrong size is replaced).
+func (d *DirObjects) Put(ctx context.Context, data []byte) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	id := ObjectID(data)
+	if fi, err := os.Stat(d.path(id)); err == nil && fi.Size() == int64(len(data)) {
+		return id, nil
+	}
+	return d.write(ctx, func(w io.Writer) (string, error) {
+		_, err := w.Write(data)
+		return id, err
+	})
+}
+
+// PutReader stores everything r yields, durably, without holding it in
+// memory, and returns its id and size.
+func (d *DirObjects) PutReader(ctx context.Context, r io.Reader) (id string, size int64, err error) {
+	id, err = d.write(ctx, func(w io.Writer) (string, error) {
+		h := sha256.New()
+		n, err := io.Copy(io.MultiWriter(w, h), ctxReader{ctx, r})
+		size = n
+		return hex.EncodeToString(h.Sum(nil)), err
+	})
+	if err != nil {
+		return "", 0, err
+	}
+	return id, size, nil
+}
+
+// write runs fill on a new temp file, which returns the object's id, then
+// makes the file durable under that id. On any failure no file is left.
+func (d *DirObjects) write(ctx context.Context, fill func(io.Writer) (string, error)) (id string, err error) {
+	f, err := d.createTemp(d.dir, tempPrefix+"*")
+	if err != nil {
+		return "", fmt.Errorf("catalog: write object: %w", err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	id, err = fill(f)
+	if err != nil {
+		return "", fmt.Errorf("catalog: write object: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return "", fmt.Errorf("catalog: write object %s: fsync: %w", id, err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("catalog: write object %s: close: %w", id, err)
+	}
+	if err := os.Chmod(tmp, 0o444); err != nil {
+		return "", fmt.Errorf("catalog: write object %s: %w", id, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	shard := filepath.Join(d.dir, id[:2])
+	if err := d.ensureShard(shard); err != nil {
+		return "", fmt.Errorf("catalog: write object %s: %w", id, err)
+	}
+	if err := os.Rename(tmp, d.path(id)); err != nil {
+		return "", fmt.Errorf("catalog: write object %s: %w", id, err)
+	}
+	if err := syncDir(shard); err != nil {
+		return "", fmt.Errorf("catalog: write object %s: fsync directory: %w", id, err)
+	}
+	return id, nil
+}
+
+// ensureShard creates a shard directory durably.
+func (d *DirObjects) ensureShard(shard string) error {
+	if _, err := os.Stat(shard); err == nil {
+		return nil
+	}
+	if err := os.Mkdir(shard, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return syncDir(d.dir)
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// fileReader is an ObjectReader over an open file; ReadAt (pread) is safe
+// for concurrent use.
+type fileReader struct {
+	*os.File
+	size int64
+}
+
+func (r fileReader) Size() int64 { return r.size }
+
+// Open opens object id for reading (ErrNotFound if absent).
+func (d *DirObjects) Open(ctx context.Context, id string) (ObjectReader, error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(d.path(id))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: object %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("catalog: open object: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("catalog: open object: %w", err)
+	}
+	return fileReader{File: f, size: fi.Size()}, nil
+}
+
+// Has reports whether object id exists.
+func (d *DirObjects) Has(ctx context.Context, id string) (bool, error) {
+	if err := checkID(id); err != nil {
+		return false, err
+	}
+	_, err := os.Stat(d.path(id))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("catalog: stat object: %w", err)
+	}
+	return true, nil
+}
+
+// Delete removes object id; removing a missing object is not an error, so
+// an interrupted collection can simply run again.
+func (d *DirObjects) Delete(ctx context.Context, id string) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	if err := os.Remove(d.path(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("catalog: delete object: %w", err)
+	}
+	return nil
+}
+
+// List returns the ids of every object, sorted.
+func (d *DirObjects) List(ctx context.Context) ([]string, error) {
+	shards, err := os.ReadDir(d.dir)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: list objects: %w", err)
+	}
+	var ids []string
+	for _, s := range shards {
+		if !s.IsDir() || len(s.Name()) != 2 {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		files, err := os.ReadDir(filepath.Join(d.dir, s.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("catalog: list objects: %w", err)
+		}
+		for _, f := range files {
+			if id := f.Name(); validID(id) && id[:2] == s.Name() && f.Type().IsRegular() {
+				ids = append(ids, id)
+			}
+		}
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+// Verify re-hashes object id: ErrObjectCorrupt if its bytes do not match.
+func (d *DirObjects) Verify(ctx context.Context, id string) error { return VerifyObject(ctx, d, id) }
+
+// RemoveTemp removes leftover temp files of interrupted writes older than
+// age (younger ones may belong to a writer still running) and returns how
+// many it removed.
+func (d *DirObjects) RemoveTemp(ctx context.Context, age time.Duration) (int, error) {
+	entries, err := os.ReadDir(d.dir)
+	if err != nil {
+		return 0, fmt.Errorf("catalog: list temp objects: %w", err)
+	}
+	removed := 0
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), tempPrefix) {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || time.Since(fi.ModTime()) < age {
+			continue
+		}
+		if err := os.Remove(filepath.Join(d.dir, e.Name())); err == nil {
+			removed++
+		}
+	}
+	return removed, ctx.Err()
+}
+
+// VerifyObject re-hashes object id of any ObjectStore: ErrObjectCorrupt if
+// its bytes do not hash to id, ErrNotFound if it is missing.
+func VerifyObject(ctx context.Context, s ObjectStore, id string) error {
+	r, err := s.Open(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, ctxReader{ctx, io.NewSectionReader(r, 0, r.Size())}); err != nil {
+		return fmt.Errorf("catalog: verify object %s: %w", id, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != id {
+		return fmt.Errorf("%w: object %s hashes to %s", ErrObjectCorrupt, id, got)
+	}
+	return nil
+}

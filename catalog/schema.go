@@ -1,0 +1,59 @@
+package catalog
+
+// applicationID marks a SQLite file as a deltafs catalog ("dlfs").
+const applicationID = 0x646c6673
+
+// migrations are the schema changes in order; migrations[i] takes a catalog
+// from version i to i+1, and the version is kept in PRAGMA user_version.
+// Never edit a released migration: append a new one.
+var migrations = []string{
+	// 1: the initial schema.
+	`
+CREATE TABLE counters (
+	name  TEXT PRIMARY KEY,
+	value INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE objects (
+	id          TEXT PRIMARY KEY,
+	ref         TEXT REFERENCES objects(id) DEFERRABLE INITIALLY DEFERRED,
+	strategy    TEXT NOT NULL,
+	lossy       INTEGER NOT NULL,
+	raw_size    INTEGER NOT NULL,
+	stored_size INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX objects_ref ON objects(ref);
+
+CREATE TABLE entries (
+	path         TEXT PRIMARY KEY,
+	parent       TEXT REFERENCES entries(path) DEFERRABLE INITIALLY DEFERRED,
+	name         TEXT NOT NULL,
+	kind         INTEGER NOT NULL CHECK (kind IN (1, 2, 3)),
+	inode        INTEGER NOT NULL UNIQUE,
+	mode         INTEGER NOT NULL,
+	mtime        INTEGER NOT NULL,
+	size         INTEGER NOT NULL,
+	object       TEXT REFERENCES objects(id) DEFERRABLE INITIALLY DEFERRED,
+	content_hash TEXT,
+	dtype        TEXT,
+	shape        TEXT,
+	fortran      INTEGER NOT NULL DEFAULT 0,
+	header       BLOB
+) WITHOUT ROWID;
+CREATE INDEX entries_parent ON entries(parent, name);
+CREATE INDEX entries_content ON entries(content_hash);
+CREATE INDEX entries_object ON entries(object);
+
+CREATE TABLE models (
+	name TEXT PRIMARY KEY,
+	base TEXT REFERENCES models(name) ON UPDATE CASCADE ON DELETE SET NULL
+) WITHOUT ROWID;
+
+INSERT INTO counters(name, value) VALUES ('inode', 1);
+INSERT INTO entries(path, parent, name, kind, inode, mode, mtime, size)
+	VALUES ('', NULL, '', 1, 1, 493, CAST(unixepoch('subsec') * 1e9 AS INTEGER), 0);
+`,
+}
+
+// schemaVersion is the version this build writes.
+var schemaVersion = len(migrations)
