@@ -2,14 +2,11 @@
 // compact, chunked, self-describing object, and decodes it back, whole or one
 // chunk at a time. It is pure code: no I/O beyond an io.ReaderAt over the
 // object's bytes. The byte format is specified in docs/FORMAT.md.
-//
-// CONTRACT STUB: the signatures below are the agreed API; bodies are being
-// implemented.
 package delta
 
 import (
 	"errors"
-	"io"
+	"fmt"
 
 	"deltafs/npy"
 )
@@ -33,6 +30,11 @@ var (
 	ErrNotWorthwhile = errors.New("delta: delta encoding not worthwhile")
 	// ErrReconstruction means strict reconstruction found a hash mismatch.
 	ErrReconstruction = errors.New("delta: reconstruction hash mismatch")
+	// ErrInvalidTensor means the tensor handed to the encoder is
+	// inconsistent (bad dtype, shape not matching the data length).
+	ErrInvalidTensor = errors.New("delta: invalid tensor")
+	// ErrInvalidConfig means a Config field is out of range.
+	ErrInvalidConfig = errors.New("delta: invalid config")
 )
 
 // Strategy names an encoding strategy. The names follow the original design.
@@ -52,17 +54,65 @@ const (
 	PerAxisScaled    Strategy = "per_axis_scaled"
 )
 
+// strategyIDs maps strategies to their on-disk ids (docs/FORMAT.md §4),
+// lossless first.
+var strategyIDs = []struct {
+	s  Strategy
+	id uint8
+}{
+	{Auto, 1}, {Float32Raw, 2}, {Compressed, 3}, {XorFloat32, 4}, {XorBFloat16, 5},
+	{ExponentMantissa, 6}, {Int8Quantized, 7}, {Int16Quantized, 8}, {Sparse, 9}, {PerAxisScaled, 10},
+}
+
+func (s Strategy) id() uint8 {
+	for _, e := range strategyIDs {
+		if e.s == s {
+			return e.id
+		}
+	}
+	return 0
+}
+
+func strategyFromID(id uint8) (Strategy, bool) {
+	for _, e := range strategyIDs {
+		if e.id == id {
+			return e.s, true
+		}
+	}
+	return "", false
+}
+
 // IsLossless reports whether decoding reproduces the input bit for bit.
-func (s Strategy) IsLossless() bool { return false }
+func (s Strategy) IsLossless() bool {
+	switch s {
+	case Auto, Float32Raw, Compressed, XorFloat32, XorBFloat16, ExponentMantissa:
+		return true
+	}
+	return false
+}
 
 // ParseStrategy validates a strategy name.
-func ParseStrategy(name string) (Strategy, error) { return "", errors.New("unimplemented") }
+func ParseStrategy(name string) (Strategy, error) {
+	if s := Strategy(name); s.id() != 0 {
+		return s, nil
+	}
+	return "", fmt.Errorf("delta: unknown strategy %q (want one of %v)", name, Strategies())
+}
 
 // Strategies lists every strategy, lossless first.
-func Strategies() []Strategy { return nil }
+func Strategies() []Strategy {
+	out := make([]Strategy, len(strategyIDs))
+	for i, e := range strategyIDs {
+		out[i] = e.s
+	}
+	return out
+}
 
 // DefaultChunkSize is the default number of raw tensor bytes per chunk.
 const DefaultChunkSize = 1 << 20
+
+// MaxChunkSize is the largest chunk size an object may declare.
+const MaxChunkSize = 64 << 20
 
 // Config holds the encoder's knobs. The zero value is not valid; start from
 // DefaultConfig.
@@ -78,10 +128,32 @@ type Config struct {
 	MinWeightSize        int      // tensors smaller than this are stored alone (512)
 	StrictReconstruction bool     // DecodeAll verifies the content SHA-256
 	Concurrency          int      // encoder/decoder goroutines; 0 = GOMAXPROCS
+	QuantBlock           int      // quantized strategies: elements per scale block (4096)
+	// SkipEncodeCheck skips decoding every lossless chunk right after
+	// encoding it. The check costs about a fifth of the encode time; without
+	// it an encoder bug would surface only when the object is read (as a
+	// checksum error, never as wrong bytes).
+	SkipEncodeCheck bool
 }
 
+// DefaultQuantBlock is the default number of elements sharing one
+// quantization scale.
+const DefaultQuantBlock = 4096
+
 // DefaultConfig returns the defaults of the original design, with Auto.
-func DefaultConfig() Config { return Config{} }
+func DefaultConfig() Config {
+	return Config{
+		Strategy:            Auto,
+		ChunkSize:           DefaultChunkSize,
+		SparseThreshold:     1e-6,
+		QuantizationBits:    8,
+		CompressionLevel:    6,
+		MaxDeltaRatio:       1.0,
+		MinCompressionRatio: 0.0,
+		MinWeightSize:       512,
+		QuantBlock:          DefaultQuantBlock,
+	}
+}
 
 // Tensor is a tensor's metadata and its data section bytes exactly as they
 // appear in the .npy file (so in the dtype's own byte order).
@@ -90,58 +162,8 @@ type Tensor struct {
 	Shape   []int64
 	Fortran bool
 	Data    []byte
+	// SHA256, if non-nil, is the SHA-256 of Data as the caller already
+	// computed it; Encode trusts it instead of hashing Data again. A wrong
+	// value makes every whole-tensor decode of the object fail.
+	SHA256 *[32]byte
 }
-
-// Encode encodes t against ref (nil: no reference) and returns the object
-// bytes. A ref of another dtype, shape or order yields ErrIncompatibleReference.
-func Encode(t Tensor, ref *Tensor, cfg Config) ([]byte, error) {
-	return nil, errors.New("unimplemented")
-}
-
-// Header is the decoded fixed part of an object.
-type Header struct {
-	FormatVersion uint16
-	Strategy      Strategy
-	Lossy         bool
-	DType         npy.DType
-	Shape         []int64
-	Fortran       bool
-	ChunkSize     int64 // raw bytes per chunk (last chunk may be shorter)
-	RawSize       int64 // reconstructed data bytes
-	NumChunks     int
-	HasReference  bool     // false: the object decodes on its own
-	ReferenceHash [32]byte // SHA-256 of the reference data section
-	ContentHash   [32]byte // SHA-256 of the reconstructed data section
-}
-
-// Object is a parsed object: header and chunk table validated, payloads read
-// lazily through the io.ReaderAt it was opened on. Safe for concurrent use.
-type Object struct {
-	r    io.ReaderAt
-	size int64
-	hdr  Header
-}
-
-// Open parses and validates an object's header and chunk table.
-func Open(r io.ReaderAt, size int64) (*Object, error) { return nil, errors.New("unimplemented") }
-
-// Header returns the object's header.
-func (o *Object) Header() Header { return o.hdr }
-
-// ChunkRange returns the byte range [off, off+n) of the reconstructed data
-// that chunk i covers.
-func (o *Object) ChunkRange(i int) (off, n int64) { return 0, 0 }
-
-// ChunkUsesReference reports whether chunk i needs the reference's bytes of
-// the same range to decode.
-func (o *Object) ChunkUsesReference(i int) bool { return false }
-
-// DecodeChunk reconstructs chunk i into dst (len n from ChunkRange). ref holds
-// the reference data bytes of the same range, or nil when the chunk does not
-// use the reference. Payload and output checksums are verified: a mismatch is
-// ErrCorrupt, never wrong bytes.
-func (o *Object) DecodeChunk(i int, ref, dst []byte) error { return errors.New("unimplemented") }
-
-// DecodeAll reconstructs the whole data section (chunks in parallel) and
-// verifies its SHA-256 against ContentHash.
-func (o *Object) DecodeAll(ref []byte) ([]byte, error) { return nil, errors.New("unimplemented") }

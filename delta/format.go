@@ -1,0 +1,352 @@
+package delta
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"math/bits"
+
+	"deltafs/npy"
+)
+
+// The fixed layout of an object (docs/FORMAT.md §2–§3).
+const (
+	formatVersion   = 1
+	fixedHeaderSize = 104
+	chunkEntrySize  = 24
+	maxNDim         = 64
+	maxRawSize      = 1 << 62
+	maxDim          = 1 << 62
+	payloadSlack    = 65536
+)
+
+var objectMagic = [4]byte{'D', 'L', 'T', 'O'}
+
+// Header flag bits.
+const (
+	flagHasReference = 1 << 0
+	flagLossy        = 1 << 1
+	flagFortran      = 1 << 2
+	flagBF16Halves   = 1 << 3
+	flagsKnown       = flagHasReference | flagLossy | flagFortran | flagBF16Halves
+)
+
+// Chunk flag bits.
+const (
+	chunkUsesReference = 1 << 0
+	chunkFlagsKnown    = chunkUsesReference
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func crc32c(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
+
+// chunkEntry is one row of the chunk table.
+type chunkEntry struct {
+	offset  uint64
+	length  uint32
+	method  uint8
+	flags   uint8
+	payCRC  uint32
+	dataCRC uint32
+}
+
+// maxPayload is the largest payload allowed for a chunk of raw bytes.
+func maxPayload(raw int64) int64 { return 2*raw + payloadSlack }
+
+// corruptf wraps ErrCorrupt with detail.
+func corruptf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrCorrupt}, args...)...)
+}
+
+// validDType reports whether d is a dtype objects can hold.
+func validDType(d npy.DType) bool {
+	switch d.Kind {
+	case 'b':
+		if d.Size != 1 {
+			return false
+		}
+	case 'i', 'u':
+		if d.Size != 1 && d.Size != 2 && d.Size != 4 && d.Size != 8 {
+			return false
+		}
+	case 'f':
+		if d.Size != 2 && d.Size != 4 && d.Size != 8 {
+			return false
+		}
+	case 'c':
+		if d.Size != 8 && d.Size != 16 {
+			return false
+		}
+	default:
+		return false
+	}
+	switch d.Order {
+	case '<', '>':
+		return true
+	case '|':
+		return d.Size == 1
+	}
+	return false
+}
+
+// dataSize returns product(shape)×size, or ok=false on overflow or bad dims.
+func dataSize(shape []int64, size int) (int64, bool) {
+	n := uint64(1)
+	for _, d := range shape {
+		if d < 0 || d > maxDim {
+			return 0, false
+		}
+		hi, lo := bits.Mul64(n, uint64(d))
+		if hi != 0 || lo > maxRawSize {
+			return 0, false
+		}
+		n = lo
+	}
+	hi, lo := bits.Mul64(n, uint64(size))
+	if hi != 0 || lo > maxRawSize {
+		return 0, false
+	}
+	return int64(lo), true
+}
+
+// numChunks returns ceil(raw/chunk).
+func numChunks(raw, chunk int64) int64 {
+	if raw == 0 {
+		return 0
+	}
+	return (raw-1)/chunk + 1
+}
+
+// marshalHeader writes the fixed header, shape, params and chunk table
+// followed by the header CRC.
+func marshalHeader(h *Header, strategyID uint8, flags uint8, params []byte, table []chunkEntry) []byte {
+	size := fixedHeaderSize + 8*len(h.Shape) + len(params) + chunkEntrySize*len(table) + 4
+	b := make([]byte, size)
+	copy(b[0:4], objectMagic[:])
+	binary.LittleEndian.PutUint16(b[4:], formatVersion)
+	b[6] = strategyID
+	b[7] = flags
+	b[8] = h.DType.Kind
+	b[9] = byte(h.DType.Size)
+	b[10] = h.DType.Order
+	b[11] = byte(len(h.Shape))
+	binary.LittleEndian.PutUint32(b[12:], uint32(len(params)))
+	binary.LittleEndian.PutUint64(b[16:], uint64(h.ChunkSize))
+	binary.LittleEndian.PutUint64(b[24:], uint64(h.RawSize))
+	binary.LittleEndian.PutUint64(b[32:], uint64(h.NumChunks))
+	copy(b[40:72], h.ReferenceHash[:])
+	copy(b[72:104], h.ContentHash[:])
+	p := fixedHeaderSize
+	for _, d := range h.Shape {
+		binary.LittleEndian.PutUint64(b[p:], uint64(d))
+		p += 8
+	}
+	p += copy(b[p:], params)
+	for _, e := range table {
+		binary.LittleEndian.PutUint64(b[p:], e.offset)
+		binary.LittleEndian.PutUint32(b[p+8:], e.length)
+		b[p+12] = e.method
+		b[p+13] = e.flags
+		binary.LittleEndian.PutUint32(b[p+16:], e.payCRC)
+		binary.LittleEndian.PutUint32(b[p+20:], e.dataCRC)
+		p += chunkEntrySize
+	}
+	binary.LittleEndian.PutUint32(b[p:], crc32c(b[:p]))
+	return b
+}
+
+// headerLen returns the bytes before the payloads, given the fixed header
+// fields; ok=false when it overflows or exceeds limit.
+func headerLen(ndim int, paramsLen uint32, nchunks int64, limit int64) (int64, bool) {
+	if nchunks < 0 || nchunks > limit/chunkEntrySize {
+		return 0, false
+	}
+	n := int64(fixedHeaderSize) + 8*int64(ndim) + int64(paramsLen) + chunkEntrySize*nchunks + 4
+	if n > limit {
+		return 0, false
+	}
+	return n, true
+}
+
+// parsedFixed is the fixed header decoded but not yet cross-checked.
+type parsedFixed struct {
+	hdr        Header
+	strategyID uint8
+	flags      uint8
+	paramsLen  uint32
+}
+
+// parseFixed decodes and validates the 104-byte fixed header.
+func parseFixed(b []byte) (parsedFixed, error) {
+	var p parsedFixed
+	if len(b) < fixedHeaderSize {
+		return p, corruptf("object of %d bytes is shorter than the %d-byte header", len(b), fixedHeaderSize)
+	}
+	if [4]byte(b[0:4]) != objectMagic {
+		return p, corruptf("bad magic %q", b[0:4])
+	}
+	v := binary.LittleEndian.Uint16(b[4:])
+	if v > formatVersion {
+		return p, fmt.Errorf("%w: version %d, this build reads up to %d", ErrUnsupportedVersion, v, formatVersion)
+	}
+	if v == 0 {
+		return p, corruptf("format version 0")
+	}
+	h := &p.hdr
+	h.FormatVersion = v
+	p.strategyID = b[6]
+	s, ok := strategyFromID(p.strategyID)
+	if !ok {
+		return p, corruptf("unknown strategy id %d", p.strategyID)
+	}
+	h.Strategy = s
+	p.flags = b[7]
+	if p.flags&^flagsKnown != 0 {
+		return p, corruptf("unknown header flags %#x", p.flags)
+	}
+	h.Lossy = p.flags&flagLossy != 0
+	if h.Lossy == s.IsLossless() {
+		return p, corruptf("lossy flag disagrees with strategy %s", s)
+	}
+	h.HasReference = p.flags&flagHasReference != 0
+	h.Fortran = p.flags&flagFortran != 0
+	h.DType = npy.DType{Kind: b[8], Size: int(b[9]), Order: b[10]}
+	if !validDType(h.DType) {
+		return p, corruptf("invalid dtype kind=%q size=%d order=%q", b[8], b[9], b[10])
+	}
+	if p.flags&flagBF16Halves != 0 && (h.DType.Kind != 'f' || h.DType.Size != 4 || h.Lossy) {
+		return p, corruptf("bf16 halves flag on %s data", dtypeString(h.DType))
+	}
+	ndim := int(b[11])
+	if ndim > maxNDim {
+		return p, corruptf("ndim %d exceeds %d", ndim, maxNDim)
+	}
+	h.Shape = make([]int64, ndim)
+	p.paramsLen = binary.LittleEndian.Uint32(b[12:])
+	cs := binary.LittleEndian.Uint64(b[16:])
+	raw := binary.LittleEndian.Uint64(b[24:])
+	nc := binary.LittleEndian.Uint64(b[32:])
+	if cs < uint64(h.DType.Size) || cs > MaxChunkSize || cs%uint64(h.DType.Size) != 0 {
+		return p, corruptf("chunk size %d invalid for %d-byte elements", cs, h.DType.Size)
+	}
+	if raw > maxRawSize {
+		return p, corruptf("raw size %d exceeds limit", raw)
+	}
+	h.ChunkSize, h.RawSize = int64(cs), int64(raw)
+	if want := numChunks(h.RawSize, h.ChunkSize); nc != uint64(want) {
+		return p, corruptf("%d chunks declared, %d expected", nc, want)
+	}
+	h.NumChunks = int(nc)
+	copy(h.ReferenceHash[:], b[40:72])
+	copy(h.ContentHash[:], b[72:104])
+	if !h.HasReference && h.ReferenceHash != ([32]byte{}) {
+		return p, corruptf("reference hash without reference")
+	}
+	return p, nil
+}
+
+// parseShape reads ndim dimensions and checks them against the raw size.
+func parseShape(b []byte, h *Header) error {
+	for i := range h.Shape {
+		d := binary.LittleEndian.Uint64(b[8*i:])
+		if d > maxDim {
+			return corruptf("dimension %d is %d", i, d)
+		}
+		h.Shape[i] = int64(d)
+	}
+	n, ok := dataSize(h.Shape, h.DType.Size)
+	if !ok || n != h.RawSize {
+		return corruptf("shape %v with %d-byte elements does not give raw size %d", h.Shape, h.DType.Size, h.RawSize)
+	}
+	return nil
+}
+
+// parseTable decodes and validates the chunk table; payloadStart is where
+// chunk 0 must start and size is the object's size.
+func parseTable(b []byte, h *Header, s Strategy, payloadStart, size int64) ([]chunkEntry, error) {
+	t := make([]chunkEntry, h.NumChunks)
+	next := uint64(payloadStart)
+	for i := range t {
+		e := b[i*chunkEntrySize:]
+		c := chunkEntry{
+			offset:  binary.LittleEndian.Uint64(e),
+			length:  binary.LittleEndian.Uint32(e[8:]),
+			method:  e[12],
+			flags:   e[13],
+			payCRC:  binary.LittleEndian.Uint32(e[16:]),
+			dataCRC: binary.LittleEndian.Uint32(e[20:]),
+		}
+		if binary.LittleEndian.Uint16(e[14:]) != 0 {
+			return nil, corruptf("chunk %d: reserved field set", i)
+		}
+		if c.offset != next {
+			return nil, corruptf("chunk %d: payload offset %d, expected %d", i, c.offset, next)
+		}
+		_, raw := chunkBounds(h, i)
+		if int64(c.length) > maxPayload(raw) {
+			return nil, corruptf("chunk %d: payload of %d bytes for %d raw bytes", i, c.length, raw)
+		}
+		next += uint64(c.length)
+		if next > uint64(size) {
+			return nil, corruptf("chunk %d: payload ends at %d past the object's %d bytes", i, next, size)
+		}
+		if c.flags&^chunkFlagsKnown != 0 {
+			return nil, corruptf("chunk %d: unknown flags %#x", i, c.flags)
+		}
+		uses := c.flags&chunkUsesReference != 0
+		if uses && !h.HasReference {
+			return nil, corruptf("chunk %d uses a reference the object does not have", i)
+		}
+		if err := checkMethod(s, c.method, uses, h.HasReference); err != nil {
+			return nil, corruptf("chunk %d: %v", i, err)
+		}
+		t[i] = c
+	}
+	if next != uint64(size) {
+		return nil, corruptf("payloads end at %d, object has %d bytes", next, size)
+	}
+	return t, nil
+}
+
+// checkMethod validates a chunk's method and uses_reference bit.
+func checkMethod(s Strategy, method uint8, uses, hasRef bool) error {
+	if s == Auto {
+		switch method {
+		case autoXOR, autoDiff:
+			if !uses {
+				return fmt.Errorf("method %d needs the reference", method)
+			}
+		case autoAlone, autoStored:
+			if uses {
+				return fmt.Errorf("method %d does not use the reference", method)
+			}
+		default:
+			return fmt.Errorf("unknown auto method %d", method)
+		}
+		return nil
+	}
+	if method != 0 {
+		return fmt.Errorf("unknown method %d for %s", method, s)
+	}
+	if uses != hasRef {
+		return fmt.Errorf("uses_reference must equal has_reference for %s", s)
+	}
+	return nil
+}
+
+// chunkBounds returns the raw byte range of chunk i.
+func chunkBounds(h *Header, i int) (off, n int64) {
+	off = int64(i) * h.ChunkSize
+	n = min(h.ChunkSize, h.RawSize-off)
+	return off, n
+}
+
+// float64 helpers for parameters.
+func putF64(b []byte, v float64) { binary.LittleEndian.PutUint64(b, math.Float64bits(v)) }
+func getF64(b []byte) float64    { return math.Float64frombits(binary.LittleEndian.Uint64(b)) }
+func putF32(b []byte, v float32) { binary.LittleEndian.PutUint32(b, math.Float32bits(v)) }
+func getF32(b []byte) float32    { return math.Float32frombits(binary.LittleEndian.Uint32(b)) }
+
+func getU32(b []byte) uint32 { return binary.LittleEndian.Uint32(b) }

@@ -1,0 +1,184 @@
+package delta
+
+import (
+	"bytes"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"deltafs/internal/testenv"
+	"deltafs/npy"
+)
+
+// Golden objects of format version 1 (testdata/objects): they must decode to
+// the committed expected tensors forever. DELTAFS_WRITE_GOLDEN=1 rewrites
+// them; never do that once a version is released.
+
+const goldenDir = "../testdata/objects"
+
+type goldenCase struct {
+	name     string
+	strategy Strategy
+	dc       dtypeCase
+	withRef  bool
+	finite   bool // per_axis_scaled needs finite deltas
+}
+
+var goldenCases = []goldenCase{
+	{"auto_bf16", Auto, dtypeCases[1], true, false},
+	{"auto_alone_f8", Auto, dtypeCases[3], false, false},
+	{"auto_c8", Auto, dtypeCases[13], true, false},
+	{"float32_raw_be_f4", Float32Raw, dtypeCases[15], true, false},
+	{"compressed_i4", Compressed, dtypeCases[6], true, false},
+	{"xor_float32_f4", XorFloat32, dtypeCases[2], true, false},
+	{"xor_bfloat16_bf16", XorBFloat16, dtypeCases[1], true, false},
+	{"exponent_mantissa_f2", ExponentMantissa, dtypeCases[0], true, false},
+	{"int8_quantized_f4", Int8Quantized, dtypeCases[2], true, false},
+	{"int16_quantized_f2", Int16Quantized, dtypeCases[0], true, false},
+	{"sparse_f4", Sparse, dtypeCases[2], true, false},
+	{"per_axis_scaled_f4", PerAxisScaled, dtypeCases[2], true, true},
+}
+
+// writeNPY writes data as an .npy file with our canonical header.
+func writeNPY(t *testing.T, path string, dt npy.DType, shape []int64, data []byte) {
+	t.Helper()
+	h, err := npy.FormatHeader(npy.Header{DType: dt, Shape: shape})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, append(h, data...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readNPY returns an .npy file's header and data section.
+func readNPY(t *testing.T, path string) (npy.Header, []byte) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, off, err := npy.ParseHeader(b)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return h, b[off:]
+}
+
+func TestWriteGolden(t *testing.T) {
+	if os.Getenv("DELTAFS_WRITE_GOLDEN") != "1" {
+		t.Skip("set DELTAFS_WRITE_GOLDEN=1 to rewrite the golden objects")
+	}
+	if err := os.MkdirAll(goldenDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range goldenCases {
+		shape := []int64{6, 50}
+		td, rd := genPair(g.dc, elems(shape), uint64(len(g.name)))
+		if g.finite {
+			sanitizeF32(td)
+			sanitizeF32(rd)
+		}
+		cfg := DefaultConfig()
+		cfg.Strategy, cfg.AllowLossy, cfg.ChunkSize, cfg.QuantBlock = g.strategy, true, 512, 64
+		tt := Tensor{DType: g.dc.dt, Shape: shape, Data: td}
+		var ref *Tensor
+		if g.withRef {
+			ref = &Tensor{DType: g.dc.dt, Shape: shape, Data: rd}
+			writeNPY(t, filepath.Join(goldenDir, g.name+".ref.npy"), g.dc.dt, shape, rd)
+		}
+		obj := encodeT(t, tt, ref, cfg)
+		want, err := Decode(obj, rdIf(g.withRef, rd), Config{StrictReconstruction: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeNPY(t, filepath.Join(goldenDir, g.name+".want.npy"), g.dc.dt, shape, want)
+		if err := os.WriteFile(filepath.Join(goldenDir, g.name+".dlto"), obj, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func rdIf(ok bool, b []byte) []byte {
+	if ok {
+		return b
+	}
+	return nil
+}
+
+func TestGoldenObjects(t *testing.T) {
+	for _, g := range goldenCases {
+		t.Run(g.name, func(t *testing.T) {
+			obj, err := os.ReadFile(filepath.Join(goldenDir, g.name+".dlto"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			wh, want := readNPY(t, filepath.Join(goldenDir, g.name+".want.npy"))
+			var ref []byte
+			if g.withRef {
+				_, ref = readNPY(t, filepath.Join(goldenDir, g.name+".ref.npy"))
+			}
+			o := openT(t, obj)
+			h := o.Header()
+			if h.FormatVersion != 1 || h.Strategy != g.strategy || h.DType != wh.DType {
+				t.Fatalf("header %+v", h)
+			}
+			got, err := o.DecodeAll(ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatal("golden object no longer decodes to its expected tensor")
+			}
+			if g.strategy.IsLossless() {
+				// The lossless ones must also still be bit-exact re-encodings.
+				cfg := DefaultConfig()
+				cfg.Strategy, cfg.ChunkSize = g.strategy, int(h.ChunkSize)
+				var rt *Tensor
+				if g.withRef {
+					rt = &Tensor{DType: h.DType, Shape: h.Shape, Data: ref}
+				}
+				if _, err := Encode(Tensor{DType: h.DType, Shape: h.Shape, Data: got}, rt, cfg); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestGoldenTensorsLoadInNumpy checks that numpy reads the expected tensors
+// to exactly the bytes whose SHA-256 the objects carry.
+func TestGoldenTensorsLoadInNumpy(t *testing.T) {
+	py := testenv.Python(t)
+	script := `
+import sys, hashlib, numpy as np
+for p in sys.argv[1:]:
+    a = np.load(p)
+    print(hashlib.sha256(a.tobytes(order="A")).hexdigest())
+`
+	var paths []string
+	for _, g := range goldenCases {
+		paths = append(paths, filepath.Join(goldenDir, g.name+".want.npy"))
+	}
+	out, err := exec.Command(py, append([]string{"-c", script}, paths...)...).Output()
+	if err != nil {
+		t.Fatalf("python: %v", err)
+	}
+	lines := strings.Fields(string(out))
+	if len(lines) != len(goldenCases) {
+		t.Fatalf("python printed %d hashes", len(lines))
+	}
+	for i, g := range goldenCases {
+		obj, err := os.ReadFile(filepath.Join(goldenDir, g.name+".dlto"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := openT(t, obj).Header()
+		if lines[i] != hex.EncodeToString(h.ContentHash[:]) {
+			t.Errorf("%s: numpy's bytes hash to %s, the object's content hash is %x", g.name, lines[i], h.ContentHash)
+		}
+	}
+}
