@@ -36,3 +36,8 @@ fmt:
 
 clean:
 	rm -rf bin
+
+# The demo: build, make a store with a generated base model and two
+# fine-tunes, mount it, load a tensor with numpy, print the savings.
+demo: build
+	scripts/demo.sh

@@ -1,36 +1,182 @@
 // Package fusefs serves a deltafs store as a FUSE filesystem with go-fuse:
 // models are top-level folders of ordinary files, read lazily and written
 // through a local staging file that is encoded when it is closed.
-//
-// CONTRACT STUB: the signatures below are the agreed API; bodies are being
-// implemented.
 package fusefs
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"deltafs/delta"
 )
+
+// Kernel cache lifetimes. Committed files are immutable and every change
+// made through the mount is announced to the kernel, so entries and file
+// attributes may be cached for long; directory attributes (mtime) and
+// negative lookups are kept briefly so that changes made outside the mount
+// show up soon.
+const (
+	fileTimeout     = time.Hour
+	dirAttrTimeout  = time.Second
+	negativeTimeout = time.Second
+	maxWrite        = 1 << 20
+)
+
+// DefaultReadAheadKB is the read-ahead set on a mount by default: with
+// 1 MiB the kernel keeps several reads in flight, which decodes chunks in
+// parallel (see BENCHMARKS.md).
+const DefaultReadAheadKB = 1024
 
 // MountOptions configure a mount.
 type MountOptions struct {
 	ReadOnly bool
 	Debug    bool         // log every FUSE request
 	Logger   *slog.Logger // nil: silent
+	// Strategy and AllowLossy are passed to every Ingest of a file written
+	// through the mount ("" keeps the store's strategy).
+	Strategy   delta.Strategy
+	AllowLossy bool
+	// ReadAheadKB sets the kernel read-ahead of the mount
+	// (/sys/class/bdi/…/read_ahead_kb, root only): 0 means
+	// DefaultReadAheadKB, a negative value leaves the kernel's (128 KiB).
+	ReadAheadKB int
 }
 
 // Mount is a live mount.
-type Mount struct{}
+type Mount struct {
+	dir    string
+	server *fuse.Server
+	fsys   *fsys
+
+	unmountOnce sync.Once
+	unmountErr  error
+	done        chan struct{}
+}
 
 // Serve mounts backend (normally a *store.Store) at dir and returns once the
 // mount answers requests. A stale mount left at dir by a crash is cleared
-// first.
+// first. Cancelling ctx unmounts.
 func Serve(ctx context.Context, dir string, backend Backend, opts MountOptions) (*Mount, error) {
-	return nil, errors.New("unimplemented")
+	if backend == nil {
+		return nil, errors.New("fusefs: nil backend")
+	}
+	return serve(ctx, dir, backendAdapter{backend}, opts)
 }
 
+func serve(ctx context.Context, dir string, backend nodeBackend, opts MountOptions) (*Mount, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("fusefs: mount point %s: %w", dir, err)
+	}
+	if err := clearStaleMount(abs, logger); err != nil {
+		return nil, err
+	}
+	if st, err := os.Stat(abs); err != nil {
+		return nil, fmt.Errorf("fusefs: mount point: %w", err)
+	} else if !st.IsDir() {
+		return nil, fmt.Errorf("fusefs: mount point %s is not a directory", abs)
+	}
+	rootInfo, err := backend.Stat(ctx, "")
+	if err != nil {
+		return nil, fmt.Errorf("fusefs: stat store root: %w", err)
+	}
+
+	fsys := &fsys{backend: backend, log: logger, opts: opts}
+	root := &dirNode{fsys: fsys}
+	fsys.root = root
+
+	// Entry and attribute timeouts are set by each reply (no global
+	// default, which go-fuse would put in place of the zero timeouts of
+	// files being written).
+	neg := negativeTimeout
+	fopts := &fs.Options{
+		MountOptions: fuse.MountOptions{
+			AllowOther:   os.Geteuid() == 0,
+			FsName:       "deltafs",
+			Name:         "deltafs",
+			DirectMount:  true,
+			MaxWrite:     maxWrite,
+			MaxReadAhead: maxWrite,
+			Debug:        opts.Debug,
+			PanicHandler: func(v any) fuse.Status {
+				logger.Error("panic in a FUSE handler", "panic", v, "stack", string(debug.Stack()))
+				return fuse.EIO
+			},
+		},
+		NegativeTimeout: &neg,
+	}
+	if rootInfo.Inode != 0 {
+		fopts.RootStableAttr = &fs.StableAttr{Ino: rootInfo.Inode}
+	}
+	if opts.ReadOnly {
+		fopts.MountOptions.Options = append(fopts.MountOptions.Options, "ro")
+	}
+	// go-fuse's diagnostics go to our logger at debug level (nil: silent).
+	fuseLog := slog.NewLogLogger(logger.Handler(), slog.LevelDebug)
+	fopts.MountOptions.Logger = fuseLog
+	fopts.Logger = fuseLog
+	server, err := fs.Mount(abs, root, fopts)
+	if err != nil {
+		return nil, fmt.Errorf("fusefs: mount %s: %w", abs, err)
+	}
+	m := &Mount{dir: abs, server: server, fsys: fsys, done: make(chan struct{})}
+	go func() {
+		server.Wait()
+		close(m.done)
+	}()
+	if ra := cmp.Or(opts.ReadAheadKB, DefaultReadAheadKB); ra > 0 && os.Geteuid() == 0 {
+		if err := setReadAhead(abs, ra); err != nil {
+			logger.Warn("cannot set the read-ahead", "dir", abs, "err", err)
+		}
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+			if err := m.Unmount(); err != nil {
+				logger.Error("unmount", "dir", abs, "err", err)
+			}
+		case <-m.done:
+		}
+	}()
+	logger.Info("mounted", "dir", abs, "read_only", opts.ReadOnly)
+	return m, nil
+}
+
+// Dir is the mount point.
+func (m *Mount) Dir() string { return m.dir }
+
 // Wait blocks until the filesystem is unmounted.
-func (m *Mount) Wait() {}
+func (m *Mount) Wait() { <-m.done }
 
 // Unmount unmounts, detaching lazily if files are still open.
-func (m *Mount) Unmount() error { return errors.New("unimplemented") }
+func (m *Mount) Unmount() error {
+	m.unmountOnce.Do(func() {
+		select {
+		case <-m.done: // already unmounted (umount, fusermount -u)
+			return
+		default:
+		}
+		if err := m.server.Unmount(); err != nil {
+			m.fsys.log.Info("mount busy, detaching lazily", "dir", m.dir, "err", err)
+			m.unmountErr = lazyUnmount(m.dir)
+			return
+		}
+		<-m.done
+	})
+	return m.unmountErr
+}

@@ -2,19 +2,20 @@
 // their model's base) and reconstructs them on read, chunk by chunk through a
 // shared cache. It is the only package that ties catalog, delta and cache
 // together; the mount (fusefs) and the command line use exactly this API.
-//
-// CONTRACT STUB: the signatures below are the agreed API; bodies are being
-// implemented.
 package store
 
 import (
 	"context"
 	"errors"
-	"io"
+	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"deltafs/cache"
 	"deltafs/catalog"
 	"deltafs/delta"
 )
@@ -33,6 +34,19 @@ var (
 	ErrReadOnly    = errors.New("store: read-only")
 	ErrCorrupt     = errors.New("store: corrupt data")
 	ErrNoBase      = errors.New("store: base model does not exist")
+	// ErrBaseCycle means a SetBase would make a model its own ancestor.
+	ErrBaseCycle = catalog.ErrCycle
+	// ErrBusy means another process holds the store in a way that excludes
+	// the operation (GC needs the store to itself).
+	ErrBusy = errors.New("store: in use by another process")
+)
+
+// Default option values.
+const (
+	DefaultCacheSize     = 1 << 30
+	DefaultMaxChainDepth = 8
+	// maxOpenObjects bounds the opened object files kept for reuse.
+	maxOpenObjects = 128
 )
 
 // Options configure an open store.
@@ -43,113 +57,152 @@ type Options struct {
 	ReadOnly      bool
 	DefaultBase   string // base model for new top-level directories ("" none)
 	MaxChainDepth int    // default 8
+	// SkipWriteCheck skips decoding each new object before it is committed
+	// (by default every encoded object is decoded and compared with its
+	// input, so a codec fault can never lose what a user wrote).
+	SkipWriteCheck bool
 }
 
 // Store is an open store. Safe for concurrent use.
-type Store struct{}
+type Store struct {
+	dir     string
+	opts    Options
+	cfg     delta.Config
+	log     *slog.Logger
+	catalog catalog.Catalog
+	objects catalog.ObjectStore
+	chunks  *cache.Cache[chunkKey]
+	handles *handlePool
+	lock    *os.File // the marker file, flock-ed shared while open
+	// prefetchSem bounds background read-aheads (nil: none).
+	prefetchSem chan struct{}
+	staging     string
+	closeMu     sync.Once
+	closeErr    error
 
-// Init creates an empty store in dir (created if missing, must be empty).
-func Init(dir string) error { return errors.New("unimplemented") }
+	// updateMu serialises this process's catalog transactions: SQLite
+	// admits one writer, and a second one would poll-sleep for its turn.
+	updateMu sync.Mutex
+
+	// gcMu orders GC (writer) against ingests and mutations (readers) of
+	// this process: GC must not delete an object an ingest just wrote.
+	gcMu sync.RWMutex
+
+	// stagingGrace is how old a staging file must be before GC removes it.
+	stagingGrace time.Duration
+	// gcInterrupt, when set (tests), is called between GC's steps; a
+	// non-nil error stops GC there as a crash would.
+	gcInterrupt func(step string) error
+
+	bytesDecoded   atomic.Int64
+	chunksDecoded  atomic.Int64
+	decodeNanos    atomic.Int64
+	pendingEncodes atomic.Int64
+	lastError      atomic.Pointer[string]
+}
 
 // Open opens the store in dir.
-func Open(dir string, opts Options) (*Store, error) { return nil, errors.New("unimplemented") }
+func Open(dir string, opts Options) (*Store, error) {
+	if err := checkMarker(dir); err != nil {
+		return nil, err
+	}
+	if opts.CacheSize <= 0 {
+		opts.CacheSize = DefaultCacheSize
+	}
+	if opts.MaxChainDepth <= 0 {
+		opts.MaxChainDepth = DefaultMaxChainDepth
+	}
+	cfg := opts.Delta
+	if cfg == (delta.Config{}) {
+		cfg = delta.DefaultConfig()
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{
+		dir:          dir,
+		opts:         opts,
+		cfg:          cfg,
+		log:          logger,
+		staging:      filepath.Join(dir, stagingDirName),
+		stagingGrace: time.Minute,
+	}
+	lock, err := lockShared(filepath.Join(dir, markerName))
+	if err != nil {
+		return nil, err
+	}
+	s.lock = lock
+	if err := s.openParts(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if opts.DefaultBase != "" && !opts.ReadOnly {
+		if _, err := s.catalog.Model(context.Background(), opts.DefaultBase); err != nil {
+			s.Close()
+			if errors.Is(err, catalog.ErrNotFound) {
+				return nil, fmt.Errorf("default base %q: %w", opts.DefaultBase, ErrNoBase)
+			}
+			return nil, fmt.Errorf("default base %q: %w", opts.DefaultBase, err)
+		}
+	}
+	return s, nil
+}
+
+// openParts opens the catalog, the object store, the cache and the staging
+// directory of an open store.
+func (s *Store) openParts() error {
+	if !s.opts.ReadOnly {
+		for _, sub := range []string{objectsDirName, stagingDirName} {
+			if err := os.MkdirAll(filepath.Join(s.dir, sub), 0o755); err != nil {
+				return fmt.Errorf("open store %s: %w", s.dir, err)
+			}
+		}
+	}
+	cat, err := catalog.OpenSQLite(filepath.Join(s.dir, catalogName))
+	if err != nil {
+		return fmt.Errorf("open store %s: %w", s.dir, err)
+	}
+	s.catalog = cat
+	objs, err := catalog.NewDirObjects(filepath.Join(s.dir, objectsDirName))
+	if err != nil {
+		return fmt.Errorf("open store %s: %w", s.dir, err)
+	}
+	s.objects = objs
+	s.chunks = cache.New[chunkKey](s.opts.CacheSize)
+	s.handles = newHandlePool(maxOpenObjects)
+	s.prefetchSem = make(chan struct{}, maxPrefetches)
+	return nil
+}
 
 // Close releases the store.
-func (s *Store) Close() error { return nil }
-
-// FileInfo describes one path, answered from the catalog alone.
-type FileInfo struct {
-	Path        string
-	Name        string
-	Kind        catalog.Kind
-	Inode       uint64
-	Mode        uint32
-	MTime       time.Time
-	Size        int64  // logical bytes
-	StoredSize  int64  // bytes of the object file(s) this entry owns
-	ContentHash string // hex SHA-256
-	DType       string // tensor only
-	Shape       []int64
-	Strategy    string
-	Lossy       bool
-	Base        string // path of the reference tensor, "" if standalone
-	Model       string // top-level directory
+func (s *Store) Close() error {
+	s.closeMu.Do(func() {
+		var errs []error
+		if s.prefetchSem != nil { // wait for read-aheads to finish
+			for range cap(s.prefetchSem) {
+				s.prefetchSem <- struct{}{}
+			}
+		}
+		if s.handles != nil {
+			s.handles.closeAll()
+		}
+		if s.catalog != nil {
+			errs = append(errs, s.catalog.Close())
+		}
+		if s.lock != nil {
+			errs = append(errs, s.lock.Close())
+		}
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
 }
 
-// IsDir reports whether the entry is a directory.
-func (fi FileInfo) IsDir() bool { return fi.Kind == catalog.KindDir }
-
-// Stat describes path ("" is the root).
-func (s *Store) Stat(ctx context.Context, path string) (FileInfo, error) {
-	return FileInfo{}, errors.New("unimplemented")
-}
-
-// ReadDir lists dir, sorted by name.
-func (s *Store) ReadDir(ctx context.Context, dir string) ([]FileInfo, error) {
-	return nil, errors.New("unimplemented")
-}
-
-// File is an open file for reading: its bytes are reconstructed lazily.
-type File struct{}
-
-// Open opens a file for reading.
-func (s *Store) Open(ctx context.Context, path string) (*File, error) {
-	return nil, errors.New("unimplemented")
-}
-
-// Size is the file's logical size.
-func (f *File) Size() int64 { return 0 }
-
-// ReadAtContext reads len(p) bytes at off, decoding only the chunks covered.
-// It returns io.EOF with n < len(p) at the end of the file.
-func (f *File) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
-	return 0, errors.New("unimplemented")
-}
-
-// ReadAt implements io.ReaderAt with a background context.
-func (f *File) ReadAt(p []byte, off int64) (int, error) {
-	return f.ReadAtContext(context.Background(), p, off)
-}
-
-// Close releases the file.
-func (f *File) Close() error { return nil }
-
-var _ io.ReaderAt = (*File)(nil)
-
-// IngestOptions override the store's encoder settings for one file.
-type IngestOptions struct {
-	Strategy   delta.Strategy // "" keeps the store's
-	AllowLossy bool
-}
-
-// Ingest stores the contents of src (a staged file) at path, replacing any
-// file there atomically: a valid .npy is encoded against the model's base,
-// anything else stored as an opaque blob. When Ingest returns nil the data
-// and the catalog entry are durable.
-func (s *Store) Ingest(ctx context.Context, path string, src *os.File, opts IngestOptions) (FileInfo, error) {
-	return FileInfo{}, errors.New("unimplemented")
-}
-
-// Mkdir creates a directory (a top-level one is a model, given the store's
-// DefaultBase as its base).
-func (s *Store) Mkdir(ctx context.Context, path string) error { return errors.New("unimplemented") }
-
-// Remove removes a file or an empty directory.
-func (s *Store) Remove(ctx context.Context, path string) error { return errors.New("unimplemented") }
-
-// Rename renames as rename(2) does.
-func (s *Store) Rename(ctx context.Context, oldPath, newPath string) error {
-	return errors.New("unimplemented")
-}
-
-// SetBase sets the base model of model ("" clears it). Existing files keep
-// their encoding; new ones use the new base.
-func (s *Store) SetBase(ctx context.Context, model, base string) error {
-	return errors.New("unimplemented")
-}
+// Dir is the store's directory.
+func (s *Store) Dir() string { return s.dir }
 
 // StagingDir is a directory on the store's disk for spooling new files.
-func (s *Store) StagingDir() string { return "" }
+func (s *Store) StagingDir() string { return s.staging }
 
 // RuntimeStats are live counters of an open store.
 type RuntimeStats struct {
@@ -163,4 +216,42 @@ type RuntimeStats struct {
 }
 
 // RuntimeStats returns a snapshot of the live counters.
-func (s *Store) RuntimeStats() RuntimeStats { return RuntimeStats{} }
+func (s *Store) RuntimeStats() RuntimeStats {
+	cs := s.chunks.Stats()
+	rs := RuntimeStats{
+		CacheHits:      cs.Hits,
+		CacheMisses:    cs.Misses,
+		CacheEvictions: cs.Evictions,
+		CacheBytes:     cs.Bytes,
+		CacheMaxBytes:  cs.MaxBytes,
+		BytesDecoded:   s.bytesDecoded.Load(),
+		ChunksDecoded:  s.chunksDecoded.Load(),
+		DecodeNanos:    s.decodeNanos.Load(),
+		PendingEncodes: s.pendingEncodes.Load(),
+	}
+	if p := s.lastError.Load(); p != nil {
+		rs.LastError = *p
+	}
+	return rs
+}
+
+// noteError records err as the last error the store met.
+func (s *Store) noteError(err error) {
+	msg := err.Error()
+	s.lastError.Store(&msg)
+}
+
+// update runs fn in one catalog transaction, one at a time in this process.
+func (s *Store) update(ctx context.Context, fn func(tx catalog.Tx) error) error {
+	s.updateMu.Lock()
+	defer s.updateMu.Unlock()
+	return s.catalog.Update(ctx, fn)
+}
+
+// checkWritable returns ErrReadOnly for a read-only store.
+func (s *Store) checkWritable(op, path string) error {
+	if s.opts.ReadOnly {
+		return &PathError{Op: op, Path: path, Err: ErrReadOnly}
+	}
+	return nil
+}

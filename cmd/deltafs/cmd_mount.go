@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"deltafs/delta"
+	"deltafs/fusefs"
+	"deltafs/store"
+)
+
+func mountCommand(env *cliEnv) *cli.Command {
+	return &cli.Command{
+		Name:      "mount",
+		Usage:     "serve the store as a filesystem at DIR (foreground)",
+		ArgsUsage: "STORE DIR",
+		Description: `Mounts STORE at DIR with FUSE and serves it in the foreground: every model
+is a folder of ordinary files; files written into it are encoded against
+their model's base when closed. Prints a ready line once the mount answers.
+SIGINT or SIGTERM (Ctrl-C) unmounts cleanly, detaching lazily while files
+are still open; a second one exits at once. umount DIR works too.
+Logs go to stderr.`,
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "base", Usage: "base `MODEL` of new top-level folders (must exist)"},
+			&cli.StringFlag{Name: "cache-size", Value: "1GiB", Usage: "memory for decoded chunks, e.g. 256MiB, 4GiB"},
+			&cli.BoolFlag{Name: "read-only", Usage: "refuse writes (EROFS)"},
+			&cli.BoolFlag{Name: "debug", Usage: "debug logging, every FUSE request included"},
+		}, strategyFlags()...),
+		Action: func(c *cli.Context) error {
+			if err := checkArgs(c, 2, 2); err != nil {
+				return err
+			}
+			return env.mountAction(c)
+		},
+	}
+}
+
+func (e *cliEnv) mountAction(c *cli.Context) error {
+	dir, mnt, base := c.Args().Get(0), c.Args().Get(1), c.String("base")
+	cacheSize, err := parseSize(c.String("cache-size"))
+	if err != nil {
+		return usageErrorf("--cache-size: %v", err)
+	}
+	if base != "" {
+		if err := checkModelName("--base", base); err != nil {
+			return err
+		}
+	}
+	strategy, allowLossy, err := parseStrategy(c)
+	if err != nil {
+		return err
+	}
+	if fi, err := os.Stat(mnt); err != nil || !fi.IsDir() {
+		return failf(exitNotFound, err, "mount point %s is not an existing directory (create it with: mkdir %s)", mnt, mnt)
+	}
+	level := slog.LevelInfo
+	if c.Bool("debug") {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+
+	cfg := delta.DefaultConfig()
+	if strategy != "" {
+		cfg.Strategy = strategy
+	}
+	cfg.AllowLossy = allowLossy
+	st, err := e.openStore(dir, store.Options{
+		CacheSize: cacheSize, Logger: logger, Delta: cfg,
+		ReadOnly: c.Bool("read-only"), DefaultBase: base,
+	})
+	if errors.Is(err, store.ErrNoBase) {
+		return failf(exitNotFound, err, "base model %q does not exist in store %s (list the models with: deltafs ls %s)", base, dir, dir)
+	}
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ctx := c.Context
+
+	m, err := fusefs.Serve(context.WithoutCancel(ctx), mnt, st, fusefs.MountOptions{
+		ReadOnly: c.Bool("read-only"), Debug: c.Bool("debug"), Logger: logger,
+	})
+	if err != nil {
+		return fmt.Errorf("mounting %s at %s: %w", dir, mnt, err)
+	}
+	fmt.Fprintf(e.stdout, "deltafs: serving %s at %s (press Ctrl-C to unmount)\n", dir, mnt)
+	logger.Info("mounted", "store", dir, "mountpoint", mnt, "cache_size", cacheSize, "read_only", c.Bool("read-only"), "base", base)
+
+	unmounted := make(chan struct{})
+	go func() {
+		m.Wait()
+		close(unmounted)
+	}()
+	select {
+	case <-unmounted:
+		logger.Info("unmounted from outside", "mountpoint", mnt)
+		return nil
+	case <-ctx.Done():
+	}
+	logger.Info("unmounting", "mountpoint", mnt)
+	if err := m.Unmount(); err != nil {
+		return fmt.Errorf("unmounting %s: %w", mnt, err)
+	}
+	<-unmounted
+	logger.Info("unmounted", "mountpoint", mnt)
+	return nil
+}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"deltafs/internal/testenv"
+)
+
+// TestMain makes the test binary double as the deltafs command, so scripts
+// run the real program in a separate process.
+func TestMain(m *testing.M) {
+	if filepath.Base(os.Args[0]) != "deltafs" {
+		// The scripts wait on processes and fsync far more than they
+		// compute: run more of them at once than -parallel's GOMAXPROCS
+		// default, unless -parallel was given.
+		flag.Parse()
+		explicit := false
+		flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+		if !explicit {
+			_ = flag.Set("test.parallel", "4")
+		}
+	}
+	testscript.Main(m, map[string]func(){
+		"deltafs": func() { os.Exit(deltafsMain()) },
+	})
+}
+
+// TestScript runs the end-to-end scripts in testdata/script: each runs the
+// deltafs binary against fixtures numpy makes in the script's work dir.
+func TestScript(t *testing.T) {
+	py := testenv.Python(t)
+	gen, err := filepath.Abs(filepath.Join("testdata", "gen_fixtures.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testscript.Run(t, testscript.Params{
+		Dir:                 filepath.Join("testdata", "script"),
+		RequireExplicitExec: true,
+		RequireUniqueNames:  true,
+		Deadline:            deadline(t),
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("PYTHON", py)
+			env.Setenv("GEN_FIXTURES", gen)
+			env.Setenv("GOMAXPROCS", "2")
+			return nil
+		},
+		Condition: scriptCondition,
+		Cmds:      scriptCommands,
+	})
+}
+
+// deadline leaves the test a minute to report before go test's -timeout.
+func deadline(t *testing.T) time.Time {
+	d, ok := t.Deadline()
+	if !ok {
+		return time.Time{}
+	}
+	return d.Add(-time.Minute)
+}
+
+// scriptCondition answers [root], [fuse] (a usable /dev/fuse as root) and
+// [strict] (missing machine pieces must fail, not skip).
+func scriptCondition(cond string) (bool, error) {
+	switch cond {
+	case "root":
+		return os.Geteuid() == 0, nil
+	case "fuse":
+		_, err := os.Stat("/dev/fuse")
+		return err == nil && os.Geteuid() == 0 && runtime.GOOS == "linux", nil
+	case "strict":
+		return os.Getenv("CI") == "true" || os.Getenv("DELTAFS_REQUIRE_FUSE") == "1", nil
+	}
+	return false, &unknownCondition{cond}
+}
+
+type unknownCondition struct{ cond string }
+
+func (e *unknownCondition) Error() string {
+	return "unknown condition " + strings.TrimSpace(e.cond)
+}

@@ -1,0 +1,435 @@
+package fusefs
+
+// Benchmarks of the mount, each beside a baseline measured in the same run.
+// Sizes come from the environment so that `make bench` can use large ones:
+//
+//	DELTAFS_BENCH_TENSOR_MB  cold/warm read tensor (default 256)
+//	DELTAFS_BENCH_TTFB_MB    time-to-first-byte tensor (default 1024)
+//	DELTAFS_BENCH_CACHE_MB   cache of the memory benchmark; the model read is 4× (default 64)
+//	DELTAFS_BENCH_LAYERS     layers of the model copied with cp (default 2)
+//
+// Cold reads drop the page cache (root only; skipped otherwise).
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"deltafs/internal/synth"
+	"deltafs/internal/testenv"
+	"deltafs/store"
+)
+
+func envMB(name string, def int64) int64 {
+	if v, err := strconv.ParseInt(os.Getenv(name), 10, 64); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// benchPair stores a base tensor and a fine-tune of it (size bytes, synth
+// bf16-as-f32) as base/weight.npy and ft/weight.npy in a new store, and
+// writes the fine-tune's raw .npy into rawDir. It returns the store
+// directory.
+func benchPair(b *testing.B, size int64, rawDir string) string {
+	b.Helper()
+	base, tuned, err := synth.PairOfSize(size, synth.BFloat16, 1, synth.DefaultFineTune(2))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, dir := newStore(b, store.Options{})
+	ctx := context.Background()
+	for _, m := range []struct {
+		model, base string
+		t           synth.Tensor
+	}{{"base", "", base}, {"ft", "base", tuned}} {
+		if err := s.Mkdir(ctx, m.model); err != nil {
+			b.Fatal(err)
+		}
+		if m.base != "" {
+			if err := s.SetBase(ctx, m.model, m.base); err != nil {
+				b.Fatal(err)
+			}
+		}
+		data, err := m.t.NPY()
+		if err != nil {
+			b.Fatal(err)
+		}
+		local := filepath.Join(b.TempDir(), "w.npy")
+		if err := os.WriteFile(local, data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		f, _ := os.Open(local)
+		fi, err := s.Ingest(ctx, m.model+"/weight.npy", f, store.IngestOptions{})
+		f.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if m.model == "ft" {
+			b.Logf("ft/weight.npy: %d bytes logical, %d stored (%s, base %q)", fi.Size, fi.StoredSize, fi.Strategy, fi.Base)
+			if err := os.WriteFile(filepath.Join(rawDir, "weight.npy"), data, 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	s.Close()
+	return dir
+}
+
+// mountLoopback mounts a plain pass-through of dir, set up like deltafs.
+func mountLoopback(b *testing.B, dir string, readAheadKB int) string {
+	b.Helper()
+	root, err := fs.NewLoopbackRoot(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	mnt := filepath.Join(b.TempDir(), "loop")
+	os.Mkdir(mnt, 0o755)
+	entry, attr := fileTimeout, fileTimeout
+	server, err := fs.Mount(mnt, root, &fs.Options{
+		MountOptions: fuse.MountOptions{DirectMount: true, MaxWrite: maxWrite, MaxReadAhead: maxWrite,
+			FsName: "loopback", Name: "loopback", AllowOther: true, Logger: log.New(io.Discard, "", 0)},
+		EntryTimeout: &entry, AttrTimeout: &attr,
+		Logger: log.New(io.Discard, "", 0),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if readAheadKB > 0 {
+		setReadAhead(mnt, readAheadKB)
+	}
+	b.Cleanup(func() { server.Unmount() })
+	return mnt
+}
+
+// dropCaches empties the kernel page cache, or skips the benchmark.
+func dropCaches(b *testing.B) {
+	b.Helper()
+	exec.Command("sync").Run()
+	if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("3"), 0); err != nil {
+		b.Skipf("cannot drop the page cache: %v", err)
+	}
+}
+
+// readAll reads path sequentially with 1 MiB reads and returns the bytes
+// read and the time taken.
+func readAll(b *testing.B, path string) (int64, time.Duration) {
+	b.Helper()
+	start := time.Now()
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	n, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{f}, make([]byte, 1<<20))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n, time.Since(start)
+}
+
+func mbps(n int64, d time.Duration) float64 { return float64(n) / (1 << 20) / d.Seconds() }
+
+// BenchmarkColdRead reads a delta-encoded tensor through a freshly opened
+// store and mount with an empty page cache, against the same raw .npy
+// through a pass-through FUSE mount, for the default read-ahead and for
+// 1 MiB of bdi read-ahead.
+func BenchmarkColdRead(b *testing.B) {
+	testenv.RequireFUSE(b)
+	size := envMB("DELTAFS_BENCH_TENSOR_MB", 256) << 20
+	rawDir := b.TempDir()
+	storeDir := benchPair(b, size, rawDir)
+	for _, c := range []struct {
+		ra       int
+		prefetch bool
+	}{{-1, false}, {-1, true}, {1024, false}, {1024, true}} {
+		ra := c.ra
+		b.Run(fmt.Sprintf("bdi-readahead=%dKiB/prefetch=%v", max(ra, 128), c.prefetch), func(b *testing.B) {
+			prefetchEnabled = c.prefetch
+			defer func() { prefetchEnabled = true }()
+			loop := mountLoopback(b, rawDir, ra)
+			var deltaTotal, rawTotal, storeTotal time.Duration
+			var n int64
+			for range b.N {
+				b.StopTimer()
+				s, err := store.Open(storeDir, store.Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				m, err := Serve(context.Background(), mkMnt(b), s, MountOptions{ReadAheadKB: ra})
+				if err != nil {
+					b.Fatal(err)
+				}
+				dropCaches(b)
+				b.StartTimer()
+				k, d := readAll(b, filepath.Join(m.Dir(), "ft", "weight.npy"))
+				b.StopTimer()
+				m.Unmount()
+				s.Close()
+				dropCaches(b)
+				storeTotal += readStoreDirect(b, storeDir, "ft/weight.npy")
+				dropCaches(b)
+				_, r := readAll(b, filepath.Join(loop, "weight.npy"))
+				b.StartTimer()
+				n, deltaTotal, rawTotal = k, deltaTotal+d, rawTotal+r
+			}
+			b.SetBytes(n)
+			b.ReportMetric(mbps(n*int64(b.N), storeTotal), "store-direct-MiB/s")
+			b.ReportMetric(mbps(n*int64(b.N), deltaTotal), "deltafs-MiB/s")
+			b.ReportMetric(mbps(n*int64(b.N), rawTotal), "loopback-MiB/s")
+			b.ReportMetric(rawTotal.Seconds()/deltaTotal.Seconds(), "speed-vs-loopback")
+		})
+	}
+}
+
+// readStoreDirect reads path sequentially through the store's API, without
+// FUSE, on a fresh cache: the decode cost alone.
+func readStoreDirect(b *testing.B, storeDir, path string) time.Duration {
+	b.Helper()
+	s, err := store.Open(storeDir, store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	start := time.Now()
+	f, err := s.Open(context.Background(), path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	for off := int64(0); off < f.Size(); off += int64(len(buf)) {
+		if _, err := f.ReadAt(buf, off); err != nil && err != io.EOF {
+			b.Fatal(err)
+		}
+	}
+	return time.Since(start)
+}
+
+func mkMnt(b *testing.B) string {
+	dir := filepath.Join(b.TempDir(), "mnt")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	return dir
+}
+
+// BenchmarkWarmRead reads a tensor already in the page cache through the
+// mount, against reading the raw file from the page cache.
+func BenchmarkWarmRead(b *testing.B) {
+	testenv.RequireFUSE(b)
+	size := envMB("DELTAFS_BENCH_TENSOR_MB", 256) << 20
+	rawDir := b.TempDir()
+	storeDir := benchPair(b, size, rawDir)
+	s, err := store.Open(storeDir, store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	m := mountStore(b, s, MountOptions{})
+	path, raw := filepath.Join(m.Dir(), "ft", "weight.npy"), filepath.Join(rawDir, "weight.npy")
+	readAll(b, path)
+	readAll(b, raw)
+	var deltaTotal, rawTotal time.Duration
+	var n int64
+	b.ResetTimer()
+	for range b.N {
+		k, d := readAll(b, path)
+		b.StopTimer()
+		_, r := readAll(b, raw)
+		b.StartTimer()
+		n, deltaTotal, rawTotal = k, deltaTotal+d, rawTotal+r
+	}
+	b.SetBytes(n)
+	b.ReportMetric(mbps(n*int64(b.N), deltaTotal), "deltafs-MiB/s")
+	b.ReportMetric(mbps(n*int64(b.N), rawTotal), "raw-MiB/s")
+	b.ReportMetric(rawTotal.Seconds()/deltaTotal.Seconds(), "speed-vs-raw")
+}
+
+// BenchmarkTimeToFirstByte opens a large delta-encoded tensor on a fresh
+// store and mount and reads its first 4 KiB (header and first values),
+// against the same read of the raw file with an empty page cache.
+func BenchmarkTimeToFirstByte(b *testing.B) {
+	testenv.RequireFUSE(b)
+	size := envMB("DELTAFS_BENCH_TTFB_MB", 1024) << 20
+	rawDir := b.TempDir()
+	storeDir := benchPair(b, size, rawDir)
+	var openTotal time.Duration
+	first := func(path string) time.Duration {
+		start := time.Now()
+		f, err := os.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		openTotal += time.Since(start)
+		buf := make([]byte, 4096)
+		if _, err := io.ReadFull(f, buf); err != nil {
+			b.Fatal(err)
+		}
+		d := time.Since(start)
+		f.Close()
+		return d
+	}
+	var deltaTotal, rawTotal time.Duration
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		s, err := store.Open(storeDir, store.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		m, err := Serve(context.Background(), mkMnt(b), s, MountOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		dropCaches(b)
+		b.StartTimer()
+		d := first(filepath.Join(m.Dir(), "ft", "weight.npy"))
+		b.StopTimer()
+		m.Unmount()
+		s.Close()
+		deltaOpen := openTotal
+		dropCaches(b)
+		rawTotal += first(filepath.Join(rawDir, "weight.npy"))
+		openTotal = deltaOpen
+		deltaTotal += d
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(deltaTotal.Microseconds())/1e3/float64(b.N), "deltafs-ms")
+	b.ReportMetric(float64(openTotal.Microseconds())/1e3/float64(b.N), "deltafs-open-ms")
+	b.ReportMetric(float64(rawTotal.Microseconds())/1e3/float64(b.N), "raw-ms")
+}
+
+// procStatus returns a field of /proc/PID/status in KiB.
+func procStatus(pid int, field string) int64 {
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			v, _ := strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
+			return v
+		}
+	}
+	return 0
+}
+
+// BenchmarkResidentMemory serves the store from a child process (the
+// daemon alone) with a cache of DELTAFS_BENCH_CACHE_MB, reads a model four
+// times the cache size through it, and reports the daemon's peak resident
+// memory (VmHWM) against the limit cache + 64 MiB; without and with a Go
+// memory limit of cache + 48 MiB in the daemon.
+func BenchmarkResidentMemory(b *testing.B) {
+	testenv.RequireFUSE(b)
+	cache := envMB("DELTAFS_BENCH_CACHE_MB", 64) << 20
+	rawDir := b.TempDir()
+	storeDir := benchPair(b, 2*cache, rawDir) // base + ft: 4× the cache
+	for _, memLimit := range []int64{0, cache + 48<<20} {
+		b.Run(fmt.Sprintf("gomemlimit=%dMiB", memLimit>>20), func(b *testing.B) {
+			var peak, idle int64
+			for range b.N {
+				b.StopTimer()
+				mnt := mkMnt(b)
+				child := startChildMount(b, storeDir, mnt, cache, memLimit)
+				dropCaches(b)
+				idle = procStatus(child.Process.Pid, "VmRSS")
+				b.StartTimer()
+				for _, model := range []string{"base", "ft"} {
+					k, _ := readAll(b, filepath.Join(mnt, model, "weight.npy"))
+					b.SetBytes(2 * k)
+				}
+				b.StopTimer()
+				peak = max(peak, procStatus(child.Process.Pid, "VmHWM"))
+				child.Process.Signal(syscall.SIGTERM)
+				child.Wait()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(peak)/1024, "peak-RSS-MiB")
+			b.ReportMetric(float64(idle)/1024, "idle-RSS-MiB")
+			b.ReportMetric(float64(cache>>20+64), "limit-MiB")
+			b.ReportMetric(float64(4*cache>>20), "read-MiB")
+		})
+	}
+}
+
+// BenchmarkCopyIn copies a fine-tuned model into the mount with cp -r
+// (encoding against its base on close) against cp -r to a plain directory
+// on the same disk.
+func BenchmarkCopyIn(b *testing.B) {
+	testenv.RequireFUSE(b)
+	cfg := synth.DefaultConfig()
+	cfg.Dim, cfg.FFN, cfg.Vocab = 1024, 2752, 8192
+	cfg.Layers = int(envMB("DELTAFS_BENCH_LAYERS", 2))
+	base, err := synth.Base(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tuned, err := synth.FineTune(base, synth.DefaultFineTune(5))
+	if err != nil {
+		b.Fatal(err)
+	}
+	src := b.TempDir()
+	if err := synth.WriteModel(filepath.Join(src, "base"), base); err != nil {
+		b.Fatal(err)
+	}
+	if err := synth.WriteModel(filepath.Join(src, "ft"), tuned); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("%s", synth.Describe(cfg))
+	s, _ := newStore(b, store.Options{})
+	ingestTree(b, s, filepath.Join(src, "base"), "base", "")
+	m := mountStore(b, s, MountOptions{})
+	plain := b.TempDir()
+	var mountTotal, plainTotal, plainSyncTotal, ingestTotal time.Duration
+	b.SetBytes(synth.TotalBytes(tuned))
+	b.ResetTimer()
+	for i := range b.N {
+		name := fmt.Sprintf("ft%d", i)
+		b.StopTimer()
+		if err := os.Mkdir(filepath.Join(m.Dir(), name), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		run(b, "setfattr", "-n", xattrBase, "-v", "base", filepath.Join(m.Dir(), name))
+		dropCaches(b)
+		b.StartTimer()
+		start := time.Now()
+		run(b, "cp", "-r", filepath.Join(src, "ft")+"/.", filepath.Join(m.Dir(), name))
+		mountTotal += time.Since(start)
+		b.StopTimer()
+		dropCaches(b)
+		start = time.Now()
+		run(b, "cp", "-r", filepath.Join(src, "ft"), filepath.Join(plain, name))
+		plainTotal += time.Since(start)
+		// The mount's files are durable when cp ends; the plain copy's
+		// only after a sync, which is reported beside it.
+		run(b, "sync", "-f", filepath.Join(plain, name))
+		plainSyncTotal += time.Since(start)
+		// The same files through the store's API, without FUSE, into a
+		// second store holding the base (the first one would deduplicate).
+		s2, _ := newStore(b, store.Options{})
+		ingestTree(b, s2, filepath.Join(src, "base"), "base", "")
+		dropCaches(b)
+		start = time.Now()
+		ingestTree(b, s2, filepath.Join(src, "ft"), name, "base")
+		ingestTotal += time.Since(start)
+		s2.Close()
+		b.StartTimer()
+	}
+	b.StopTimer()
+	total := synth.TotalBytes(tuned) * int64(b.N)
+	b.ReportMetric(mbps(total, mountTotal), "mount-MiB/s")
+	b.ReportMetric(mbps(total, plainTotal), "plain-MiB/s")
+	b.ReportMetric(plainTotal.Seconds()/mountTotal.Seconds(), "speed-vs-plain")
+	b.ReportMetric(plainSyncTotal.Seconds()/mountTotal.Seconds(), "speed-vs-plain+sync")
+	b.ReportMetric(mbps(total, ingestTotal), "store-ingest-MiB/s")
+}

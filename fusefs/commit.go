@@ -1,0 +1,195 @@
+package fusefs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+	"time"
+
+	"deltafs/store"
+)
+
+// truncate sets the size of the file to size, committing at once when
+// asked by path (truncate(2)) rather than through an open file.
+func (n *fileNode) truncate(ctx context.Context, size int64, commitNow bool) syscall.Errno {
+	if size < 0 {
+		return syscall.EINVAL
+	}
+	st, errno := n.acquireStage(ctx, size == 0)
+	if errno != 0 {
+		return errno
+	}
+	if err := st.truncate(size); err != nil {
+		n.releaseStage(ctx)
+		return n.fsys.errno("truncate", st.f.Name(), err)
+	}
+	n.mu.Lock()
+	st.dirty = true
+	n.mu.Unlock()
+	if commitNow {
+		if errno := n.commit(ctx, false); errno != 0 {
+			n.releaseStage(ctx)
+			return errno
+		}
+	}
+	n.releaseStage(ctx)
+	return 0
+}
+
+// acquireStage returns the node's staging file, creating it (filled with
+// the committed content unless trunc) when the node has none, and counts
+// one more writer.
+func (n *fileNode) acquireStage(ctx context.Context, trunc bool) (*stagingFile, syscall.Errno) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.stage != nil {
+		if trunc {
+			if err := n.stage.truncate(0); err != nil {
+				return nil, n.fsys.errno("truncate", n.stage.f.Name(), err)
+			}
+			n.stage.dirty = true
+		}
+		n.writers++
+		return n.stage, 0
+	}
+	st, err := newStagingFile(n.fsys.backend.StagingDir())
+	if err != nil {
+		return nil, n.fsys.errno("create staging file", n.fsys.backend.StagingDir(), err)
+	}
+	if n.committed && !trunc {
+		path, ok := nodePath(&n.Inode)
+		if !ok {
+			st.discard()
+			return nil, syscall.ENOENT
+		}
+		if err := n.copyCommitted(ctx, path, st.f); err != nil {
+			st.discard()
+			return nil, n.fsys.errno("copy to staging", path, err)
+		}
+	} else {
+		st.dirty = true
+	}
+	if n.mode == 0 {
+		n.mode = n.info.Mode & 07777
+	}
+	n.stage = st
+	n.writers++
+	return st, 0
+}
+
+// copyCommitted copies the committed content of path into dst.
+func (n *fileNode) copyCommitted(ctx context.Context, path string, dst *os.File) error {
+	r, err := n.fsys.backend.Open(detach(ctx), path)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	buf := make([]byte, maxWrite)
+	for off := int64(0); ; {
+		k, err := r.ReadAtContext(detach(ctx), buf, off)
+		if k > 0 {
+			if _, werr := dst.WriteAt(buf[:k], off); werr != nil {
+				return werr
+			}
+			off += int64(k)
+		}
+		if errors.Is(err, io.EOF) || (err == nil && k == 0) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// releaseStage drops one writer; the last one commits what is still dirty
+// and removes the staging file.
+func (n *fileNode) releaseStage(ctx context.Context) {
+	n.mu.Lock()
+	n.writers--
+	if n.writers > 0 || n.stage == nil {
+		n.mu.Unlock()
+		return
+	}
+	st := n.stage
+	dirty := st.dirty
+	n.mu.Unlock()
+	if dirty {
+		if errno := n.commit(ctx, false); errno != 0 {
+			n.fsys.log.Error("commit on release failed, data dropped", "path", st.f.Name(), "errno", errno)
+		}
+	}
+	n.mu.Lock()
+	vanished := false
+	if n.writers == 0 && n.stage == st {
+		n.stage = nil
+		st.discard()
+		vanished = !n.committed
+	}
+	n.mu.Unlock()
+	if vanished {
+		// A new file whose commit failed: make the kernel look it up again.
+		if name, parent := n.Parent(); parent != nil {
+			go parent.NotifyEntry(name)
+		}
+	}
+}
+
+// commit ingests the staging file at the node's current path when it holds
+// unsaved writes. After it returns 0 the content is durable.
+func (n *fileNode) commit(ctx context.Context, syncNotify bool) syscall.Errno {
+	n.commitMu.Lock()
+	defer n.commitMu.Unlock()
+	n.mu.Lock()
+	st := n.stage
+	if st == nil || !st.dirty {
+		n.mu.Unlock()
+		return 0
+	}
+	path, ok := nodePath(&n.Inode)
+	if !ok || n.unlinked {
+		// Written to a file that no longer has a name: nothing to keep.
+		st.dirty = false
+		n.mu.Unlock()
+		return 0
+	}
+	st.dirty = false
+	n.mu.Unlock()
+
+	start := time.Now()
+	fi, err := n.ingest(ctx, path, st.f)
+	n.fsys.log.Debug("commit", "path", path, "bytes", fi.Size, "stored", fi.StoredSize,
+		"strategy", fi.Strategy, "base", fi.Base, "took", time.Since(start), "err", err)
+	n.mu.Lock()
+	if err != nil {
+		st.dirty = true
+		n.mu.Unlock()
+		return n.fsys.errno("commit", path, err)
+	}
+	n.committed = true
+	n.info = fi
+	n.mu.Unlock()
+	// The committed bytes may differ from what the page cache holds (a
+	// lossy strategy) and the attributes changed (st_blocks, mtime):
+	// invalidate both before close() returns, so that a stat right after
+	// it is exact. FLUSH holds no inode lock, so this cannot deadlock;
+	// other callers (truncate holds the inode lock) notify asynchronously.
+	if syncNotify {
+		n.NotifyContent(0, 0)
+	} else {
+		go n.NotifyContent(0, 0)
+	}
+	return 0
+}
+
+// ingest hands the staged content to the core.
+func (n *fileNode) ingest(ctx context.Context, path string, f *os.File) (store.FileInfo, error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return store.FileInfo{}, fmt.Errorf("rewind staging file: %w", err)
+	}
+	opts := store.IngestOptions{Strategy: n.fsys.opts.Strategy, AllowLossy: n.fsys.opts.AllowLossy}
+	return n.fsys.backend.Ingest(detach(ctx), path, f, opts)
+}

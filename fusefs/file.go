@@ -1,0 +1,175 @@
+package fusefs
+
+import (
+	"context"
+	"errors"
+	"os"
+	"sync"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"deltafs/store"
+)
+
+// fileNode is a regular file: committed (it has a catalog entry), or
+// pending (created through the mount and not yet committed), or both while
+// it is open for writing (then its content lives in a staging file).
+type fileNode struct {
+	fs.Inode
+	fsys *fsys
+
+	commitMu sync.Mutex // serialises commits with renames and unlinks of this node
+
+	mu        sync.Mutex
+	committed bool           // the catalog has an entry for it
+	unlinked  bool           // removed from the namespace; writes are discarded
+	info      store.FileInfo // last known catalog description
+	mode      uint32         // permission bits of a pending file
+	stage     *stagingFile   // non-nil while open for writing
+	writers   int            // open write handles (and in-flight truncates)
+}
+
+var (
+	_ fs.NodeGetattrer     = (*fileNode)(nil)
+	_ fs.NodeSetattrer     = (*fileNode)(nil)
+	_ fs.NodeOpener        = (*fileNode)(nil)
+	_ fs.NodeGetxattrer    = (*fileNode)(nil)
+	_ fs.NodeListxattrer   = (*fileNode)(nil)
+	_ fs.NodeSetxattrer    = (*fileNode)(nil)
+	_ fs.NodeRemovexattrer = (*fileNode)(nil)
+)
+
+// refresh records a newer catalog description of a committed file.
+func (n *fileNode) refresh(fi store.FileInfo) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.info = fi
+	n.committed = true
+}
+
+// sameEntry reports whether fi describes the catalog entry this node
+// committed or was looked up as.
+func (n *fileNode) sameEntry(fi store.FileInfo) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.committed && !n.unlinked && !fi.IsDir() && fi.Inode != 0 && n.info.Inode == fi.Inode
+}
+
+// writing reports whether the node is pending or open for writing, in
+// which case lookups must keep returning this very node.
+func (n *fileNode) writing() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.stage != nil || (!n.committed && !n.unlinked)
+}
+
+// markUnlinked records that the name of the node was removed.
+func (n *fileNode) markUnlinked() {
+	n.mu.Lock()
+	n.unlinked = true
+	n.mu.Unlock()
+}
+
+// Getattr answers from the staging file while the node is being written,
+// else from the catalog, else (unlinked, still open) from the last known
+// description.
+func (n *fileNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	n.mu.Lock()
+	st, committed, unlinked, info, mode := n.stage, n.committed, n.unlinked, n.info, n.mode
+	staged := st != nil && (st.dirty || !committed)
+	n.mu.Unlock()
+	if staged {
+		errno := st.fillAttr(info, mode, &out.Attr, out)
+		out.Attr.Ino = n.StableAttr().Ino
+		return errno
+	}
+	if !committed && !unlinked {
+		return syscall.ENOENT
+	}
+	path, ok := nodePath(&n.Inode)
+	if ok && !unlinked {
+		fi, err := n.fsys.backend.Stat(detach(ctx), path)
+		switch {
+		case err == nil && !fi.IsDir():
+			n.refresh(fi)
+			info = fi
+		case errors.Is(err, store.ErrNotFound):
+			// Gone from the catalog (removed outside this mount): answer
+			// like an unlinked open file.
+			unlinked = true
+		case err != nil:
+			return n.fsys.errno("getattr", path, err)
+		}
+	}
+	fillAttr(info, &out.Attr)
+	if unlinked {
+		out.Attr.Nlink = 0
+	}
+	out.Attr.Ino = n.StableAttr().Ino
+	out.SetTimeout(fileTimeout)
+	return 0
+}
+
+// Open opens for reading (the committed content, or the staging file while
+// the node is being written) or for writing (through a staging file).
+func (n *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	write := flags&syscall.O_ACCMODE != syscall.O_RDONLY || flags&syscall.O_TRUNC != 0
+	if write {
+		if n.fsys.opts.ReadOnly {
+			return nil, 0, syscall.EROFS
+		}
+		st, errno := n.acquireStage(ctx, flags&syscall.O_TRUNC != 0)
+		if errno != 0 {
+			return nil, 0, errno
+		}
+		return &writeHandle{node: n, stage: st}, 0, 0
+	}
+
+	n.mu.Lock()
+	st, committed := n.stage, n.committed
+	n.mu.Unlock()
+	if st != nil {
+		f, err := os.Open(st.f.Name())
+		if err != nil {
+			return nil, 0, n.fsys.errno("open staging", st.f.Name(), err)
+		}
+		return &readHandle{node: n, r: osReader{f}, path: st.f.Name()}, 0, 0
+	}
+	if !committed {
+		return nil, 0, syscall.ENOENT
+	}
+	path, ok := nodePath(&n.Inode)
+	if !ok {
+		return nil, 0, syscall.ENOENT
+	}
+	r, err := n.fsys.backend.Open(detach(ctx), path)
+	if err != nil {
+		return nil, 0, n.fsys.errno("open", path, err)
+	}
+	// Committed files are immutable: keep the page cache across opens
+	// (every commit through the mount invalidates it), never direct I/O,
+	// so mmap works.
+	return &readHandle{node: n, r: r, path: path, ra: newReadAhead(r)}, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+// Setattr truncates (through a staging file, committed at once unless the
+// file is open for writing). Mode, owner and times are accepted and not
+// stored.
+func (n *fileNode) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if size, ok := in.GetSize(); ok {
+		if n.fsys.opts.ReadOnly {
+			return syscall.EROFS
+		}
+		if errno := n.truncate(ctx, int64(size), fh == nil); errno != 0 {
+			return errno
+		}
+	}
+	if mode, ok := in.GetMode(); ok {
+		n.mu.Lock()
+		n.mode = mode & 07777
+		n.mu.Unlock()
+	}
+	return n.Getattr(ctx, fh, out)
+}

@@ -1,0 +1,87 @@
+package fusefs
+
+import (
+	"context"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"deltafs/store"
+)
+
+// stagingFile is the local file a node is written through.
+type stagingFile struct {
+	f     *os.File
+	mu    sync.Mutex
+	dirty bool      // guarded by the node's mu
+	mtime time.Time // guarded by mu
+}
+
+func newStagingFile(dir string) (*stagingFile, error) {
+	f, err := os.CreateTemp(dir, "fuse-*.stage")
+	if err != nil {
+		return nil, err
+	}
+	return &stagingFile{f: f, mtime: time.Now()}, nil
+}
+
+func (s *stagingFile) touch() {
+	s.mu.Lock()
+	s.mtime = time.Now()
+	s.mu.Unlock()
+}
+
+func (s *stagingFile) truncate(size int64) error {
+	s.touch()
+	return s.f.Truncate(size)
+}
+
+// discard closes and removes the staging file.
+func (s *stagingFile) discard() {
+	s.f.Close()
+	os.Remove(s.f.Name())
+}
+
+// fillAttr describes the file being written.
+func (s *stagingFile) fillAttr(info store.FileInfo, mode uint32, a *fuse.Attr, out *fuse.AttrOut) syscall.Errno {
+	st, err := s.f.Stat()
+	if err != nil {
+		return syscall.EIO
+	}
+	if mode == 0 {
+		mode = 0644
+	}
+	s.mu.Lock()
+	mtime := s.mtime
+	s.mu.Unlock()
+	info.Kind = 0
+	info.Mode = mode
+	info.Size = st.Size()
+	info.MTime = mtime
+	fillAttr(info, a)
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		a.Blocks = uint64(sys.Blocks)
+	}
+	out.SetTimeout(0)
+	return 0
+}
+
+// osReader reads a local file as a contentReader.
+type osReader struct{ f *os.File }
+
+func (r osReader) Size() int64 {
+	st, err := r.f.Stat()
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+func (r osReader) ReadAtContext(_ context.Context, p []byte, off int64) (int, error) {
+	return r.f.ReadAt(p, off)
+}
+
+func (r osReader) Close() error { return r.f.Close() }

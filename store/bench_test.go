@@ -1,0 +1,246 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"deltafs/internal/synth"
+)
+
+// benchModel is a synthetic base model and a fine-tune of it, written as
+// .npy trees; generated once per test binary.
+type benchModel struct {
+	baseDir, tunedDir string
+	bytes             int64 // of the fine-tune's files
+	describe          string
+}
+
+// benchModelMB is the size of the benchmark model: DELTAFS_BENCH_MODEL_MB,
+// default 1024.
+func benchModelMB() int64 {
+	if v, err := strconv.ParseInt(os.Getenv("DELTAFS_BENCH_MODEL_MB"), 10, 64); err == nil && v > 0 {
+		return v
+	}
+	return 1024
+}
+
+// loadBenchModel generates the model in a fresh temporary directory that
+// b's cleanup removes.
+func loadBenchModel(b *testing.B) benchModel {
+	b.Helper()
+	target := benchModelMB() << 20
+	cfg := synth.Config{Dim: 1024, FFN: 2816, Vocab: 32000, Layers: 1, Precision: synth.BFloat16, Seed: 1,
+		OutlierFraction: 1e-4, OutlierChannels: 0.005}
+	if target < 512<<20 {
+		cfg.Vocab = 4096
+	}
+	for cfg.NumParams()*int64(cfg.Precision.ElemSize()) < target {
+		cfg.Layers++
+	}
+	dir, err := os.MkdirTemp("", "deltafs-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(dir) })
+	base, err := synth.Base(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tuned, err := synth.FineTune(base, synth.DefaultFineTune(2))
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := benchModel{
+		baseDir:  filepath.Join(dir, "base"),
+		tunedDir: filepath.Join(dir, "tuned"),
+		bytes:    synth.TotalBytes(tuned),
+		describe: synth.Describe(cfg) + "; " + synth.DefaultFineTune(2).Describe(),
+	}
+	if err := synth.WriteModel(m.baseDir, base); err != nil {
+		b.Fatal(err)
+	}
+	if err := synth.WriteModel(m.tunedDir, tuned); err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
+// treeBytes sums the sizes of the regular files under dir.
+func treeBytes(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// copyTree copies every file under src to dst, each fsynced: the baseline
+// (a durable plain copy of the same files).
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		in, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		out, err := os.Create(target)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(out, in); err != nil {
+			out.Close()
+			return err
+		}
+		if err := out.Sync(); err != nil {
+			out.Close()
+			return err
+		}
+		return out.Close()
+	})
+}
+
+// cpuNow is the process's CPU time (user + system), a figure less
+// disturbed than wall time on a shared machine.
+func cpuNow() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// timed runs work with the benchmark timer on and returns the CPU time it
+// used.
+func timed(b *testing.B, work func()) time.Duration {
+	start := cpuNow()
+	b.StartTimer()
+	work()
+	b.StopTimer()
+	return cpuNow() - start
+}
+
+// reportCPU adds CPU seconds per op and MB per CPU second to b's metrics.
+func reportCPU(b *testing.B, cpu time.Duration, bytes int64) {
+	b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/op")
+	b.ReportMetric(float64(bytes)*float64(b.N)/1e6/cpu.Seconds(), "MB/cpu-s")
+}
+
+// BenchmarkImportExport imports a synthetic base model and a fine-tune of
+// it (DELTAFS_BENCH_MODEL_MB, default 1024) and exports the fine-tune,
+// each beside a plain durable copy of the same files in the same run.
+func BenchmarkImportExport(b *testing.B) {
+	m := loadBenchModel(b)
+	b.Logf("%s", m.describe)
+	ctx := context.Background()
+	size := m.bytes
+
+	// Each iteration needs a store holding the base: build them untimed.
+	newBaseStore := func(b *testing.B) *Store {
+		s := newStore(b, Options{})
+		if _, err := s.Import(ctx, m.baseDir, "base", ImportOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		syscall.Sync() // the timed work must not pay for the setup's write-back
+		return s
+	}
+
+	b.Run("copy-baseline", func(b *testing.B) {
+		b.SetBytes(size)
+		b.StopTimer()
+		var cpu time.Duration
+		for range b.N {
+			dst := filepath.Join(b.TempDir(), "copy")
+			syscall.Sync()
+			cpu += timed(b, func() {
+				if err := copyTree(m.tunedDir, dst); err != nil {
+					b.Fatal(err)
+				}
+			})
+		}
+		reportCPU(b, cpu, size)
+	})
+	b.Run("import-base", func(b *testing.B) {
+		b.SetBytes(treeBytes(m.baseDir))
+		b.StopTimer()
+		var cpu time.Duration
+		var st Stats
+		for range b.N {
+			s := newStore(b, Options{})
+			syscall.Sync()
+			cpu += timed(b, func() {
+				if _, err := s.Import(ctx, m.baseDir, "base", ImportOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			})
+			st, _ = s.Stats(ctx)
+		}
+		reportCPU(b, cpu, treeBytes(m.baseDir))
+		b.ReportMetric(st.Total.Ratio(), "logical/stored")
+	})
+	// With and without the write check (decoding each new object before
+	// committing it), to show what that safety costs.
+	for _, skip := range []bool{false, true} {
+		name := "import-finetune"
+		if skip {
+			name += "-nocheck"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(size)
+			b.StopTimer()
+			var cpu time.Duration
+			var ratio float64
+			for range b.N {
+				s := newBaseStore(b)
+				s.opts.SkipWriteCheck = skip
+				cpu += timed(b, func() {
+					res, err := s.Import(ctx, m.tunedDir, "tuned", ImportOptions{Base: "base"})
+					if err != nil {
+						b.Fatal(err)
+					}
+					ratio = float64(res.LogicalBytes) / float64(res.StoredBytes)
+				})
+			}
+			reportCPU(b, cpu, size)
+			b.ReportMetric(ratio, "logical/stored")
+		})
+	}
+	b.Run("export-finetune", func(b *testing.B) {
+		b.SetBytes(size)
+		b.StopTimer()
+		s := newBaseStore(b)
+		if _, err := s.Import(ctx, m.tunedDir, "tuned", ImportOptions{Base: "base"}); err != nil {
+			b.Fatal(err)
+		}
+		var cpu time.Duration
+		for i := range b.N {
+			s.chunks.Purge()
+			dst := filepath.Join(b.TempDir(), fmt.Sprint(i))
+			syscall.Sync()
+			cpu += timed(b, func() {
+				if err := s.Export(ctx, "tuned", dst, nil); err != nil {
+					b.Fatal(err)
+				}
+			})
+		}
+		reportCPU(b, cpu, size)
+	})
+}

@@ -1,0 +1,197 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+
+	"deltafs/catalog"
+)
+
+// buildChain makes models m0..m{n-1}, each based on the previous one, each
+// holding w.npy tuned from the previous model's.
+func buildChain(t *testing.T, s *Store, n int) [][]byte {
+	t.Helper()
+	ctx := context.Background()
+	w := weights(11, 50000)
+	var files [][]byte
+	for i := range n {
+		m := fmt.Sprintf("m%d", i)
+		mustMkdir(t, s, m)
+		if i > 0 {
+			if err := s.SetBase(ctx, m, fmt.Sprintf("m%d", i-1)); err != nil {
+				t.Fatal(err)
+			}
+			w = fineTune(uint64(100+i), w, 0.05)
+		}
+		file := makeNPY(t, "<f4", []int64{50000}, f32bytes(w))
+		ingestBytes(t, s, m+"/w.npy", file)
+		files = append(files, file)
+	}
+	return files
+}
+
+func TestChainedBases(t *testing.T) {
+	s := newStore(t, Options{})
+	ctx := context.Background()
+	files := buildChain(t, s, 4) // m3 -> m2 -> m1 -> m0: three deltas deep
+	for i, want := range files {
+		path := fmt.Sprintf("m%d/w.npy", i)
+		fi, err := s.Stat(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantBase := ""
+		if i > 0 {
+			wantBase = fmt.Sprintf("m%d/w.npy", i-1)
+		}
+		if fi.Base != wantBase {
+			t.Errorf("%s: Base = %q, want %q", path, fi.Base, wantBase)
+		}
+		if got := readFile(t, s, path); !bytes.Equal(got, want) {
+			t.Errorf("%s: read back differs", path)
+		}
+	}
+	e, _ := s.catalog.Get(ctx, "m3/w.npy")
+	if d, err := s.chainDepth(ctx, e.Object); err != nil || d != 3 {
+		t.Errorf("chain depth of m3 = %d, %v; want 3", d, err)
+	}
+	// Reading the top of the chain with a cold cache reconstructs the
+	// lower links through the same cache.
+	s.chunks.Purge()
+	before := s.RuntimeStats().ChunksDecoded
+	readFile(t, s, "m3/w.npy")
+	if got := s.RuntimeStats().ChunksDecoded - before; got != 4 {
+		t.Errorf("cold read of a 3-deep chain decoded %d chunks, want 4 (one per link)", got)
+	}
+}
+
+func TestChainDepthLimitReanchors(t *testing.T) {
+	s := newStore(t, Options{MaxChainDepth: 2})
+	ctx := context.Background()
+	files := buildChain(t, s, 5)
+	wantDepth := []int{0, 1, 2, 0, 1} // m3's base m2 is at the limit: m3 stands alone
+	for i, want := range files {
+		path := fmt.Sprintf("m%d/w.npy", i)
+		e, err := s.catalog.Get(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := s.chainDepth(ctx, e.Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d != wantDepth[i] {
+			t.Errorf("%s: depth %d, want %d", path, d, wantDepth[i])
+		}
+		if got := readFile(t, s, path); !bytes.Equal(got, want) {
+			t.Errorf("%s: read back differs", path)
+		}
+	}
+}
+
+func TestDedupStoresIdenticalTensorsOnce(t *testing.T) {
+	s := newStore(t, Options{})
+	ctx := context.Background()
+	mustMkdir(t, s, "a")
+	mustMkdir(t, s, "b")
+	file := makeNPY(t, "<f4", []int64{10000}, f32bytes(weights(5, 10000)))
+	fa := ingestBytes(t, s, "a/x.npy", file)
+	fb := ingestBytes(t, s, "b/y.npy", file)
+	ea, _ := s.catalog.Get(ctx, "a/x.npy")
+	eb, _ := s.catalog.Get(ctx, "b/y.npy")
+	if ea.Object != eb.Object {
+		t.Error("identical tensors got different objects")
+	}
+	if fa.ContentHash != fb.ContentHash {
+		t.Error("content hashes differ")
+	}
+	objs, _ := s.catalog.Objects(ctx)
+	if len(objs) != 1 {
+		t.Errorf("%d objects recorded, want 1", len(objs))
+	}
+	// The same bytes as another shape are a different tensor.
+	other := makeNPY(t, "<f4", []int64{100, 100}, f32bytes(weights(5, 10000)))
+	ingestBytes(t, s, "b/z.npy", other)
+	ez, _ := s.catalog.Get(ctx, "b/z.npy")
+	if ez.Object == ea.Object {
+		t.Error("a tensor of another shape reused the object")
+	}
+	// A blob with the same bytes as a tensor's data is not deduplicated
+	// against the tensor.
+	ingestBytes(t, s, "b/raw.bin", f32bytes(weights(5, 10000)))
+	er, _ := s.catalog.Get(ctx, "b/raw.bin")
+	if er.Kind != catalog.KindBlob || er.Object == ea.Object {
+		t.Errorf("raw bytes: kind %d, object reused %v", er.Kind, er.Object == ea.Object)
+	}
+	if got := readFile(t, s, "b/y.npy"); !bytes.Equal(got, file) {
+		t.Error("deduplicated file reads back wrong")
+	}
+}
+
+func TestBaseTensorOfAnotherShapeIsStandalone(t *testing.T) {
+	s := newStore(t, Options{})
+	ctx := context.Background()
+	mustMkdir(t, s, "b")
+	mustMkdir(t, s, "f")
+	if err := s.SetBase(ctx, "f", "b"); err != nil {
+		t.Fatal(err)
+	}
+	ingestBytes(t, s, "b/w.npy", makeNPY(t, "<f4", []int64{100, 100}, f32bytes(weights(1, 10000))))
+	file := makeNPY(t, "<f4", []int64{50, 200}, f32bytes(weights(1, 10000)))
+	fi := ingestBytes(t, s, "f/w.npy", file)
+	if fi.Base != "" {
+		t.Errorf("Base = %q, want standalone", fi.Base)
+	}
+	if got := readFile(t, s, "f/w.npy"); !bytes.Equal(got, file) {
+		t.Error("read back differs")
+	}
+}
+
+func TestFallbackReferenceByUniqueName(t *testing.T) {
+	s := newStore(t, Options{})
+	ctx := context.Background()
+	mustMkdir(t, s, "b")
+	mustMkdir(t, s, "b/layers")
+	mustMkdir(t, s, "f")
+	if err := s.SetBase(ctx, "f", "b"); err != nil {
+		t.Fatal(err)
+	}
+	w := weights(9, 20000)
+	ingestBytes(t, s, "b/layers/wq.npy", makeNPY(t, "<f4", []int64{20000}, f32bytes(w)))
+	file := makeNPY(t, "<f4", []int64{20000}, f32bytes(fineTune(10, w, 0.05)))
+	fi := ingestBytes(t, s, "f/wq.npy", file) // another directory, same name
+	if fi.Base != "b/layers/wq.npy" {
+		t.Errorf("Base = %q, want b/layers/wq.npy", fi.Base)
+	}
+	// Two candidates of that name: ambiguous, so standalone.
+	mustMkdir(t, s, "b/other")
+	ingestBytes(t, s, "b/other/wk.npy", makeNPY(t, "<f4", []int64{20000}, f32bytes(weights(12, 20000))))
+	mustMkdir(t, s, "b/more")
+	ingestBytes(t, s, "b/more/wk.npy", makeNPY(t, "<f4", []int64{20000}, f32bytes(weights(13, 20000))))
+	fi = ingestBytes(t, s, "f/wk.npy", makeNPY(t, "<f4", []int64{20000}, f32bytes(weights(12, 20000))))
+	if fi.Base != "" {
+		t.Errorf("ambiguous name: Base = %q, want standalone", fi.Base)
+	}
+	if got := readFile(t, s, "f/wq.npy"); !bytes.Equal(got, file) {
+		t.Error("read back differs")
+	}
+}
+
+func TestDedupSkipsAMissingObject(t *testing.T) {
+	s := newStore(t, Options{})
+	ctx := context.Background()
+	mustMkdir(t, s, "m")
+	data := bytes.Repeat([]byte("precious "), 500)
+	ingestBytes(t, s, "m/a", data)
+	e, _ := s.catalog.Get(ctx, "m/a")
+	if err := s.objects.Delete(ctx, e.Object); err != nil {
+		t.Fatal(err)
+	}
+	ingestBytes(t, s, "m/b", data) // same content: must be stored anew
+	s.chunks.Purge()
+	if got := readFile(t, s, "m/b"); !bytes.Equal(got, data) {
+		t.Error("a write deduplicated against a missing object was lost")
+	}
+}

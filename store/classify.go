@@ -1,0 +1,74 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+
+	"deltafs/delta"
+	"deltafs/npy"
+)
+
+// parsedFile is a staged file sorted into a tensor or an opaque blob.
+type parsedFile struct {
+	tensor    *delta.Tensor // nil: a blob
+	header    npy.Header
+	rawHeader []byte // the file's header bytes
+	canonical bool   // rawHeader is what npy.FormatHeader produces
+	warning   string // why a file that looked like a tensor became a blob
+}
+
+// npyMagic starts every .npy file.
+var npyMagic = []byte("\x93NUMPY")
+
+// classify parses data, the whole content of the file at path: a valid .npy
+// (header parses, data section exactly fills the rest) is a tensor;
+// anything else a blob, with a warning when it claimed to be an .npy (by
+// name or magic) but is not a valid one.
+func classify(path string, data []byte) parsedFile {
+	looksNPY := bytes.HasPrefix(data, npyMagic)
+	namedNPY := strings.HasSuffix(strings.ToLower(path), ".npy")
+	if !looksNPY {
+		if namedNPY {
+			return parsedFile{warning: "not an .npy file (no .npy magic), stored as a blob"}
+		}
+		return parsedFile{}
+	}
+	h, dataOff, err := npy.ParseHeader(data)
+	if err != nil {
+		if errors.Is(err, npy.ErrUnsupportedDType) {
+			return parsedFile{warning: fmt.Sprintf("dtype not handled as a tensor (%v), stored as a blob", err)}
+		}
+		return parsedFile{warning: fmt.Sprintf("malformed .npy header (%v), stored as a blob", err)}
+	}
+	size, err := h.DataSize()
+	if err != nil {
+		return parsedFile{warning: fmt.Sprintf("malformed .npy header (%v), stored as a blob", err)}
+	}
+	if dataOff < 0 || dataOff > len(data) || int64(len(data)-dataOff) != size {
+		return parsedFile{warning: fmt.Sprintf("malformed .npy: header promises %d data bytes, file holds %d, stored as a blob",
+			size, len(data)-min(dataOff, len(data)))}
+	}
+	raw := data[:dataOff]
+	canon, err := npy.FormatHeader(h)
+	if err != nil {
+		return parsedFile{warning: fmt.Sprintf("malformed .npy header (%v), stored as a blob", err)}
+	}
+	return parsedFile{
+		tensor:    &delta.Tensor{DType: h.DType, Shape: h.Shape, Fortran: h.Fortran, Data: data[dataOff:]},
+		header:    h,
+		rawHeader: raw,
+		canonical: bytes.Equal(raw, canon),
+	}
+}
+
+// blobTensor views opaque bytes as a 1-d array of bytes, so blobs share the
+// object format (chunked, checksummed, random access) with tensors.
+func blobTensor(data []byte) delta.Tensor {
+	return delta.Tensor{
+		DType: npy.DType{Kind: 'u', Size: 1, Order: '|'},
+		Shape: []int64{int64(len(data))},
+		Data:  data,
+	}
+}

@@ -1,0 +1,159 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"deltafs/catalog"
+)
+
+// GCResult summarises a garbage collection.
+type GCResult struct {
+	ObjectsRemoved int
+	BytesFreed     int64
+	StagingRemoved int // leftover staging files cleared
+}
+
+// GC removes objects nothing references (directly or as a base of a live
+// delta). Interrupted at any point it leaves a valid store.
+//
+// Order: (1) the records of dead objects leave the catalog in one
+// transaction; (2) object files that are neither live nor recorded are
+// deleted. The catalog therefore never records an object whose file is
+// gone; a crash between the steps leaves unrecorded files, which the next
+// GC's step 2 removes. GC needs the store to itself: it takes the store's
+// lock exclusively (ErrBusy while another process has the store open) and
+// excludes this process's ingests, so no object written but not yet
+// committed can be taken for garbage.
+func (s *Store) GC(ctx context.Context) (GCResult, error) {
+	var res GCResult
+	if err := s.checkWritable("gc", ""); err != nil {
+		return res, err
+	}
+	s.gcMu.Lock()
+	defer s.gcMu.Unlock()
+	if err := flock(s.lock, syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return res, fmt.Errorf("gc: %w (stop mounts and other deltafs commands on this store first)", err)
+	}
+	defer flock(s.lock, syscall.LOCK_SH)
+
+	// Step 1: decide and delete the dead records in one snapshot.
+	var live map[string]bool
+	err := s.update(ctx, func(tx catalog.Tx) error {
+		var err error
+		if live, err = tx.LiveObjects(ctx); err != nil {
+			return err
+		}
+		records, err := tx.Objects(ctx)
+		if err != nil {
+			return err
+		}
+		for _, o := range records {
+			if live[o.ID] {
+				continue
+			}
+			if err := tx.DeleteObject(ctx, o.ID); err != nil {
+				return fmt.Errorf("object %s: %w", shortID(o.ID), err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return res, fmt.Errorf("gc: %w", err)
+	}
+	if err := s.gcStep("records-deleted"); err != nil {
+		return res, err
+	}
+
+	// Step 2: delete the files no record names (this GC's dead objects,
+	// and those of a GC interrupted before).
+	records, err := s.catalog.Objects(ctx)
+	if err != nil {
+		return res, fmt.Errorf("gc: %w", err)
+	}
+	recorded := make(map[string]bool, len(records))
+	for _, o := range records {
+		recorded[o.ID] = true
+	}
+	files, err := s.objects.List(ctx)
+	if err != nil {
+		return res, fmt.Errorf("gc: %w", err)
+	}
+	for _, id := range files {
+		if live[id] || recorded[id] {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		var size int64
+		if r, err := s.objects.Open(ctx, id); err == nil {
+			size = r.Size()
+			r.Close()
+		}
+		s.handles.forget(id)
+		if err := s.objects.Delete(ctx, id); err != nil {
+			return res, fmt.Errorf("gc: delete object %s: %w", shortID(id), err)
+		}
+		res.ObjectsRemoved++
+		res.BytesFreed += size
+		if err := s.gcStep("object-deleted"); err != nil {
+			return res, err
+		}
+	}
+	if tc, ok := s.objects.(interface {
+		RemoveTemp(context.Context, time.Duration) (int, error)
+	}); ok {
+		if _, err := tc.RemoveTemp(ctx, s.stagingGrace); err != nil {
+			return res, fmt.Errorf("gc: object temp files: %w", err)
+		}
+	}
+	n, err := s.clearStaging()
+	res.StagingRemoved = n
+	if err != nil {
+		return res, fmt.Errorf("gc: staging: %w", err)
+	}
+	return res, nil
+}
+
+// gcStep lets a test interrupt GC after a step, as a crash would.
+func (s *Store) gcStep(step string) error {
+	if s.gcInterrupt == nil {
+		return nil
+	}
+	return s.gcInterrupt(step)
+}
+
+// clearStaging removes staging files older than the grace period: with the
+// store held exclusively no other process spools there, and the grace
+// spares files this process is still writing.
+func (s *Store) clearStaging() (int, error) {
+	ents, err := os.ReadDir(s.staging)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	cutoff := time.Now().Add(-s.stagingGrace)
+	removed := 0
+	var errs []error
+	for _, d := range ents {
+		info, err := d.Info()
+		if err != nil || info.ModTime().After(cutoff) {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(s.staging, d.Name())); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed++
+	}
+	return removed, errors.Join(errs...)
+}

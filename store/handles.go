@@ -1,0 +1,150 @@
+package store
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sync"
+
+	"deltafs/catalog"
+	"deltafs/delta"
+)
+
+// objectHandle is an opened object: its catalog record, its file and its
+// parsed header and chunk table. It stays open while referenced and, once
+// idle, in a small LRU so repeated reads do not reopen the file.
+type objectHandle struct {
+	id   string
+	rec  catalog.Object
+	file catalog.ObjectReader
+	obj  *delta.Object
+
+	refs int           // guarded by handlePool.mu
+	idle *list.Element // in handlePool.idle when refs == 0
+}
+
+// handlePool keeps opened objects: every handle in use, plus up to max idle
+// ones (least recently used closed first).
+type handlePool struct {
+	mu   sync.Mutex
+	max  int
+	open map[string]*objectHandle
+	idle *list.List // of *objectHandle, most recent at the front
+}
+
+func newHandlePool(max int) *handlePool {
+	return &handlePool{max: max, open: make(map[string]*objectHandle), idle: list.New()}
+}
+
+// acquire returns the opened object id; release it when done.
+func (s *Store) acquire(ctx context.Context, id string) (*objectHandle, error) {
+	p := s.handles
+	p.mu.Lock()
+	if h, ok := p.open[id]; ok {
+		p.take(h)
+		p.mu.Unlock()
+		return h, nil
+	}
+	p.mu.Unlock()
+
+	h, err := s.openObject(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if other, ok := p.open[id]; ok { // opened meanwhile by another reader
+		h.file.Close()
+		p.take(other)
+		return other, nil
+	}
+	p.open[id] = h
+	h.refs = 1
+	return h, nil
+}
+
+// take marks h in use; p.mu is held.
+func (p *handlePool) take(h *objectHandle) {
+	h.refs++
+	if h.idle != nil {
+		p.idle.Remove(h.idle)
+		h.idle = nil
+	}
+}
+
+// release returns a handle from acquire.
+func (s *Store) release(h *objectHandle) {
+	p := s.handles
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	h.refs--
+	if h.refs > 0 {
+		return
+	}
+	h.idle = p.idle.PushFront(h)
+	for p.idle.Len() > p.max {
+		old := p.idle.Remove(p.idle.Back()).(*objectHandle)
+		old.idle = nil
+		delete(p.open, old.id)
+		old.file.Close()
+	}
+}
+
+// forget closes the idle handle of id, if any (after GC deleted it).
+func (p *handlePool) forget(id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if h, ok := p.open[id]; ok && h.refs == 0 {
+		p.idle.Remove(h.idle)
+		h.idle = nil
+		delete(p.open, id)
+		h.file.Close()
+	}
+}
+
+// closeAll closes every idle handle (the store is closing).
+func (p *handlePool) closeAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for e := p.idle.Front(); e != nil; e = e.Next() {
+		h := e.Value.(*objectHandle)
+		delete(p.open, h.id)
+		h.file.Close()
+	}
+	p.idle.Init()
+}
+
+// openObject opens object id and checks its header against its record.
+// Missing or unreadable objects are ErrCorrupt: the catalog references them.
+func (s *Store) openObject(ctx context.Context, id string) (*objectHandle, error) {
+	rec, err := s.catalog.Object(ctx, id)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return nil, corruptError(id, fmt.Errorf("object record missing from the catalog"))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("object %s: %w", shortID(id), err)
+	}
+	f, err := s.objects.Open(ctx, id)
+	if errors.Is(err, catalog.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+		return nil, corruptError(id, fmt.Errorf("object file missing: %w", err))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("object %s: %w", shortID(id), err)
+	}
+	obj, err := delta.Open(f, f.Size())
+	if err != nil {
+		f.Close()
+		if errors.Is(err, delta.ErrUnsupportedVersion) {
+			return nil, fmt.Errorf("object %s: %w", shortID(id), err)
+		}
+		return nil, corruptError(id, err)
+	}
+	hdr := obj.Header()
+	if hdr.RawSize != rec.RawSize || hdr.HasReference != (rec.Ref != "") {
+		f.Close()
+		return nil, corruptError(id, fmt.Errorf("object header disagrees with its catalog record"))
+	}
+	return &objectHandle{id: id, rec: rec, file: f, obj: obj}, nil
+}

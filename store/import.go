@@ -1,0 +1,334 @@
+package store
+
+import (
+	"archive/zip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"deltafs/catalog"
+	"deltafs/delta"
+)
+
+// ImportOptions configure Import.
+type ImportOptions struct {
+	Base       string         // base model ("" none); must exist (ErrNoBase)
+	Strategy   delta.Strategy // "" keeps the store's
+	AllowLossy bool           // required for a lossy Strategy
+	Progress   Progress
+}
+
+// ImportResult summarises an import.
+type ImportResult struct {
+	Files, Tensors, Blobs int
+	LogicalBytes          int64
+	StoredBytes           int64    // bytes of new objects written
+	Warnings              []string // e.g. "a/b.npy: malformed .npy header, stored as a blob"
+}
+
+// importItem is one directory or file to import, at rel inside the model.
+type importItem struct {
+	rel   string
+	dir   bool
+	size  int64
+	open  func() (*os.File, func(), error) // opens the file to ingest and its cleanup
+	label string                           // where it came from, for messages
+}
+
+// Import imports src (a directory of files, recursively, or an .npz) as the
+// new model named model. A model of that name must not exist (ErrExist).
+// An import that fails removes the partly imported model again.
+func (s *Store) Import(ctx context.Context, src, model string, opts ImportOptions) (ImportResult, error) {
+	m, err := cleanPath(model)
+	if err == nil && !isTopLevel(m) {
+		err = fmt.Errorf("%w: a model name is one path component", ErrInvalidPath)
+	}
+	if err != nil {
+		return ImportResult{}, &PathError{Op: "import", Path: model, Err: err}
+	}
+	if err := s.checkWritable("import", m); err != nil {
+		return ImportResult{}, err
+	}
+	base, err := cleanPath(opts.Base)
+	if err == nil && base != "" && !isTopLevel(base) {
+		err = ErrInvalidPath
+	}
+	if err == nil && base == m {
+		err = ErrBaseCycle
+	}
+	if err != nil {
+		return ImportResult{}, &PathError{Op: "import", Path: m, Err: fmt.Errorf("base %q: %w", opts.Base, err)}
+	}
+	if opts.Strategy != "" {
+		if _, err := delta.ParseStrategy(string(opts.Strategy)); err != nil {
+			return ImportResult{}, &PathError{Op: "import", Path: m, Err: err}
+		}
+		if !opts.Strategy.IsLossless() && !opts.AllowLossy {
+			return ImportResult{}, &PathError{Op: "import", Path: m, Err: fmt.Errorf("strategy %s: %w", opts.Strategy, delta.ErrLossyNotAllowed)}
+		}
+	}
+	items, closeSrc, err := s.planImport(src)
+	if err != nil {
+		return ImportResult{}, fmt.Errorf("import %s: %w", src, err)
+	}
+	defer closeSrc()
+
+	err = s.update(ctx, func(tx catalog.Tx) error {
+		if _, err := tx.Model(ctx, m); err == nil {
+			return fmt.Errorf("model %q: %w", m, ErrExist)
+		}
+		if base != "" {
+			if _, err := tx.Model(ctx, base); errors.Is(err, catalog.ErrNotFound) {
+				return fmt.Errorf("%q: %w", base, ErrNoBase)
+			} else if err != nil {
+				return err
+			}
+		}
+		if err := mkdirTx(ctx, tx, m, base); errors.Is(err, ErrExist) {
+			return fmt.Errorf("%q: %w", m, ErrExist)
+		} else if err != nil {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return ImportResult{}, &PathError{Op: "import", Path: m, Err: err}
+	}
+	res, err := s.importItems(ctx, m, base, items, opts)
+	if err != nil {
+		// Leave nothing half-imported behind; the objects written so far
+		// are unreferenced and go at the next GC.
+		if rerr := s.RemoveAll(context.WithoutCancel(ctx), m); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("removing the partial model: %w", rerr))
+		}
+		return res, err
+	}
+	return res, nil
+}
+
+// importItems ingests the planned items into model m.
+func (s *Store) importItems(ctx context.Context, m, base string, items []importItem, opts ImportOptions) (ImportResult, error) {
+	var res ImportResult
+	var idx *baseIndex
+	if base != "" {
+		var err error
+		if idx, err = s.buildBaseIndex(ctx, base); err != nil {
+			return res, fmt.Errorf("import: index base %s: %w", base, err)
+		}
+	}
+	var total int64
+	for _, it := range items {
+		total += it.size
+	}
+	opts.Progress.report(0, total)
+	// Directories first, in order; then the files, a few at a time so one
+	// file's fsyncs overlap another's encoding.
+	var files []importItem
+	for _, it := range items {
+		if !it.dir {
+			files = append(files, it)
+			continue
+		}
+		if err := s.mkdirAll(ctx, joinPath(m, it.rel)); err != nil {
+			return res, fmt.Errorf("import %s: %w", it.label, err)
+		}
+	}
+	iopts := IngestOptions{Strategy: opts.Strategy, AllowLossy: opts.AllowLossy}
+	results := make([]ingestResult, len(files))
+	var (
+		mu   sync.Mutex
+		done int64
+	)
+	err := parallelN(ctx, len(files), importWorkers, func(i int) error {
+		it := files[i]
+		p := joinPath(m, it.rel)
+		if err := s.mkdirAll(ctx, parentOf(p)); err != nil {
+			return fmt.Errorf("import %s: %w", it.label, err)
+		}
+		f, cleanup, err := it.open()
+		if err != nil {
+			return fmt.Errorf("import %s: %w", it.label, err)
+		}
+		r, err := s.ingest(ctx, p, f, iopts, idx)
+		cleanup()
+		if err != nil {
+			return fmt.Errorf("import %s: %w", it.label, err)
+		}
+		results[i] = r
+		mu.Lock()
+		done += it.size
+		opts.Progress.report(done, total)
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	for i, r := range results {
+		res.Files++
+		if r.info.Kind == catalog.KindTensor {
+			res.Tensors++
+		} else {
+			res.Blobs++
+		}
+		res.LogicalBytes += r.info.Size
+		res.StoredBytes += r.newBytes
+		if r.warning != "" {
+			res.Warnings = append(res.Warnings, files[i].rel+": "+r.warning)
+		}
+	}
+	return res, nil
+}
+
+// importWorkers is how many files Import ingests at once: enough to overlap
+// one file's disk syncs with another's encoding (each encode is itself
+// parallel).
+const importWorkers = 2
+
+// mkdirAll creates p and its missing parents.
+func (s *Store) mkdirAll(ctx context.Context, p string) error {
+	if p == "" {
+		return nil
+	}
+	if e, err := s.catalog.Get(ctx, p); err == nil {
+		if e.Kind != catalog.KindDir {
+			return &PathError{Op: "mkdir", Path: p, Err: ErrNotDir}
+		}
+		return nil
+	}
+	if err := s.mkdirAll(ctx, parentOf(p)); err != nil {
+		return err
+	}
+	if err := s.Mkdir(ctx, p); err != nil && !errors.Is(err, ErrExist) {
+		return err
+	}
+	return nil
+}
+
+// planImport lists what importing src means: a directory tree, or the
+// members of an .npz (zip) file.
+func (s *Store) planImport(src string) ([]importItem, func(), error) {
+	st, err := os.Stat(src)
+	if err != nil {
+		return nil, nil, fmt.Errorf("import source: %w", err)
+	}
+	if st.IsDir() {
+		items, err := planDir(src)
+		return items, func() {}, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, nil, errors.New("import source is neither a directory nor an .npz file")
+	}
+	zr, err := zip.OpenReader(src)
+	if err != nil {
+		return nil, nil, fmt.Errorf("import source is neither a directory nor a readable .npz (zip) file: %w", err)
+	}
+	items, err := s.planNPZ(&zr.Reader)
+	if err != nil {
+		zr.Close()
+		return nil, nil, err
+	}
+	return items, func() { zr.Close() }, nil
+}
+
+// planDir lists a directory tree, in lexical order. Symbolic links to
+// files are followed; links to directories and special files are refused.
+func planDir(root string) ([]importItem, error) {
+	var items []importItem
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if path == root {
+			return nil
+		}
+		relOS, err := filepath.Rel(root, path)
+		if err != nil {
+			return err
+		}
+		rel, err := cleanPath(filepath.ToSlash(relOS))
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if d.IsDir() {
+			items = append(items, importItem{rel: rel, dir: true, label: path})
+			return nil
+		}
+		st, err := os.Stat(path) // follows a symbolic link
+		if err != nil {
+			return err
+		}
+		if !st.Mode().IsRegular() {
+			return fmt.Errorf("%s: not a regular file (directory links and special files are not imported)", path)
+		}
+		name := path
+		items = append(items, importItem{rel: rel, size: st.Size(), label: path, open: func() (*os.File, func(), error) {
+			f, err := os.Open(name)
+			if err != nil {
+				return nil, nil, err
+			}
+			return f, func() { f.Close() }, nil
+		}})
+		return nil
+	})
+	return items, err
+}
+
+// planNPZ lists the members of an .npz. Member names are cleaned so that
+// nothing lands outside the model: absolute names and names with "." or
+// ".." components are refused, as are duplicates.
+func (s *Store) planNPZ(zr *zip.Reader) ([]importItem, error) {
+	var items []importItem
+	seen := make(map[string]bool)
+	for _, zf := range zr.File {
+		name := zf.Name
+		if strings.HasPrefix(name, "/") || strings.Contains(name, "\\") || filepath.IsAbs(name) {
+			return nil, fmt.Errorf("npz member %q: %w: absolute or non-portable name", name, ErrInvalidPath)
+		}
+		isDir := strings.HasSuffix(name, "/")
+		rel, err := cleanPath(name)
+		if err != nil || rel == "" {
+			return nil, fmt.Errorf("npz member %q: %w: it would escape the model", name, ErrInvalidPath)
+		}
+		if seen[rel] {
+			return nil, fmt.Errorf("npz member %q appears twice", name)
+		}
+		seen[rel] = true
+		if isDir || zf.FileInfo().IsDir() {
+			items = append(items, importItem{rel: rel, dir: true, label: name})
+			continue
+		}
+		items = append(items, importItem{rel: rel, size: int64(zf.UncompressedSize64), label: "npz member " + name,
+			open: func() (*os.File, func(), error) { return s.extractMember(zf) }})
+	}
+	return items, nil
+}
+
+// extractMember copies one zip member to a staging file (checked by the
+// zip reader's CRC-32 and size) and returns it, opened, with its cleanup.
+func (s *Store) extractMember(zf *zip.File) (*os.File, func(), error) {
+	rc, err := zf.Open()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rc.Close()
+	tmp, err := os.CreateTemp(s.staging, "import-*")
+	if err != nil {
+		return nil, nil, err
+	}
+	cleanup := func() {
+		tmp.Close()
+		os.Remove(tmp.Name())
+	}
+	if _, err := io.Copy(tmp, rc); err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	return tmp, cleanup, nil
+}

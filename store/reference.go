@@ -1,0 +1,106 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"deltafs/catalog"
+	"deltafs/npy"
+)
+
+// baseIndex lists a base model's tensors by file name, for the fallback
+// match of DESIGN.md §2 (a unique same-name, same-shape tensor). Import
+// builds one per import; a lone Ingest walks the base when it needs to.
+type baseIndex struct {
+	model  string
+	byName map[string][]catalog.Entry
+}
+
+// buildBaseIndex walks model and indexes its tensors by file name.
+func (s *Store) buildBaseIndex(ctx context.Context, model string) (*baseIndex, error) {
+	entries, err := s.catalog.Walk(ctx, model)
+	if err != nil {
+		return nil, err
+	}
+	idx := &baseIndex{model: model, byName: make(map[string][]catalog.Entry)}
+	for _, e := range entries {
+		if e.Kind == catalog.KindTensor {
+			name := baseName(e.Path)
+			idx.byName[name] = append(idx.byName[name], e)
+		}
+	}
+	return idx, nil
+}
+
+// findReference returns the tensor a new tensor at path (header h) should
+// be encoded against, or nil for none: the model's base's tensor at the same
+// relative path when dtype, shape and order match; else the base's only
+// tensor of the same file name, dtype, shape and order.
+func (s *Store) findReference(ctx context.Context, path string, h npy.Header, idx *baseIndex) (*catalog.Entry, error) {
+	model, rel := splitModel(path)
+	if rel == "" {
+		return nil, nil
+	}
+	m, err := s.catalog.Model(ctx, model)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if m.Base == "" || m.Base == model {
+		return nil, nil
+	}
+	cand, err := s.catalog.Get(ctx, joinPath(m.Base, rel))
+	switch {
+	case err == nil && tensorMatches(cand, h):
+		return &cand, nil
+	case err != nil && !errors.Is(err, catalog.ErrNotFound) && !errors.Is(err, catalog.ErrNotDir):
+		return nil, err
+	}
+	if idx == nil || idx.model != m.Base {
+		if idx, err = s.buildBaseIndex(ctx, m.Base); err != nil {
+			if errors.Is(err, catalog.ErrNotFound) {
+				return nil, nil
+			}
+			return nil, err
+		}
+	}
+	var found *catalog.Entry
+	for _, e := range idx.byName[baseName(path)] {
+		if tensorMatches(e, h) {
+			if found != nil {
+				return nil, nil // ambiguous: more than one candidate
+			}
+			found = &e
+		}
+	}
+	return found, nil
+}
+
+// tensorMatches reports whether e is a tensor of h's dtype, shape and order.
+func tensorMatches(e catalog.Entry, h npy.Header) bool {
+	return e.Kind == catalog.KindTensor && e.DType == h.DType.Descr() &&
+		e.Fortran == h.Fortran && slices.Equal(e.Shape, h.Shape)
+}
+
+// chainDepth is how many references reconstructing object id goes
+// through: 0 for an object that decodes alone.
+func (s *Store) chainDepth(ctx context.Context, id string) (int, error) {
+	depth := 0
+	for {
+		rec, err := s.catalog.Object(ctx, id)
+		if err != nil {
+			return 0, err
+		}
+		if rec.Ref == "" {
+			return depth, nil
+		}
+		depth++
+		if depth > maxReferenceDepth {
+			return 0, corruptError(id, errors.New("reference chain loops"))
+		}
+		id = rec.Ref
+	}
+}
