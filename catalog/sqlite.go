@@ -108,8 +108,16 @@ func dsn(abs string, busy time.Duration) string {
 }
 
 // migrate checks the catalog's identity and version and applies the missing
-// migrations in one transaction.
+// migrations in one transaction. An up-to-date catalog is only read, so
+// opening one for read-only work writes (and fsyncs) nothing.
 func (c *sqliteCatalog) migrate(ctx context.Context) error {
+	var appID0, version0 int
+	if err := c.db.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID0); err == nil {
+		if err := c.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version0); err == nil &&
+			appID0 == applicationID && version0 == schemaVersion {
+			return nil
+		}
+	}
 	return c.Update(ctx, func(t Tx) error {
 		tx := t.(*sqliteTx)
 		var appID, version int

@@ -441,3 +441,37 @@ func TestNestedUpdateFailsInsteadOfHanging(t *testing.T) {
 		t.Fatalf("outer %v, inner %v; want nil and ErrBusy", outer, inner)
 	}
 }
+
+// TestReadOnlyUseWritesNothing opens an up-to-date catalog, reads it and
+// closes it: the database file must be byte-identical afterwards, so
+// read-only commands (ls, info, stats) neither write nor fsync.
+func TestReadOnlyUseWritesNothing(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "catalog.db")
+	c, err := OpenSQLite(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	build(t, c, "m/", "m/f")
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err = OpenSQLite(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths(t, c)
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(before, after) {
+		t.Fatal("opening, reading and closing an up-to-date catalog changed its file")
+	}
+}

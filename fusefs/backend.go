@@ -18,6 +18,7 @@ type Backend interface {
 	Remove(ctx context.Context, path string) error
 	Rename(ctx context.Context, oldPath, newPath string) error
 	SetBase(ctx context.Context, model, base string) error
+	Chmod(ctx context.Context, path string, mode uint32) error
 	StagingDir() string
 	RuntimeStats() store.RuntimeStats
 }
@@ -43,6 +44,7 @@ type nodeBackend interface {
 	Remove(ctx context.Context, path string) error
 	Rename(ctx context.Context, oldPath, newPath string) error
 	SetBase(ctx context.Context, model, base string) error
+	Chmod(ctx context.Context, path string, mode uint32) error
 	StagingDir() string
 	RuntimeStats() store.RuntimeStats
 }

@@ -190,6 +190,9 @@ func (n *fileNode) ingest(ctx context.Context, path string, f *os.File) (store.F
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return store.FileInfo{}, fmt.Errorf("rewind staging file: %w", err)
 	}
-	opts := store.IngestOptions{Strategy: n.fsys.opts.Strategy, AllowLossy: n.fsys.opts.AllowLossy}
+	n.mu.Lock()
+	mode := n.mode // 0: the store keeps the replaced file's mode, or gives 0644
+	n.mu.Unlock()
+	opts := store.IngestOptions{Strategy: n.fsys.opts.Strategy, AllowLossy: n.fsys.opts.AllowLossy, Mode: mode}
 	return n.fsys.backend.Ingest(detach(ctx), path, f, opts)
 }

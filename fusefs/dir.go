@@ -115,10 +115,20 @@ func (n *dirNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrO
 	return 0
 }
 
-// Setattr accepts mode and time changes on directories without storing them.
+// Setattr stores a directory's new mode (the root's is fixed) and accepts
+// owner and time changes without storing them.
 func (n *dirNode) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	if n.fsys.opts.ReadOnly {
 		return syscall.EROFS
+	}
+	if mode, ok := in.GetMode(); ok && !n.IsRoot() {
+		path, ok := n.path()
+		if !ok {
+			return syscall.ENOENT
+		}
+		if err := n.fsys.backend.Chmod(detach(ctx), path, mode&07777); err != nil {
+			return n.fsys.errno("chmod", path, err)
+		}
 	}
 	return n.Getattr(ctx, fh, out)
 }

@@ -155,21 +155,49 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 }
 
 // Setattr truncates (through a staging file, committed at once unless the
-// file is open for writing). Mode, owner and times are accepted and not
-// stored.
+// file is open for writing) and changes the mode: stored at once for a
+// committed file, with the first commit for a pending one. Owner and times
+// are accepted and not stored.
 func (n *fileNode) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	if size, ok := in.GetSize(); ok {
-		if n.fsys.opts.ReadOnly {
-			return syscall.EROFS
-		}
+	size, setSize := in.GetSize()
+	mode, setMode := in.GetMode()
+	if (setSize || setMode) && n.fsys.opts.ReadOnly {
+		return syscall.EROFS
+	}
+	if setSize {
 		if errno := n.truncate(ctx, int64(size), fh == nil); errno != 0 {
 			return errno
 		}
 	}
-	if mode, ok := in.GetMode(); ok {
-		n.mu.Lock()
-		n.mode = mode & 07777
-		n.mu.Unlock()
+	if setMode {
+		if errno := n.chmod(ctx, mode&07777); errno != 0 {
+			return errno
+		}
 	}
 	return n.Getattr(ctx, fh, out)
+}
+
+// chmod sets the node's permission bits: in the catalog when the file is
+// committed, and for its next commit.
+func (n *fileNode) chmod(ctx context.Context, mode uint32) syscall.Errno {
+	n.commitMu.Lock() // a commit in flight must not undo the change
+	defer n.commitMu.Unlock()
+	n.mu.Lock()
+	n.mode = mode
+	committed := n.committed && !n.unlinked
+	n.mu.Unlock()
+	if !committed {
+		return 0
+	}
+	path, ok := nodePath(&n.Inode)
+	if !ok {
+		return 0
+	}
+	if err := n.fsys.backend.Chmod(detach(ctx), path, mode); err != nil {
+		return n.fsys.errno("chmod", path, err)
+	}
+	n.mu.Lock()
+	n.info.Mode = mode // n.mode 0 falls back to it
+	n.mu.Unlock()
+	return 0
 }

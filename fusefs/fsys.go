@@ -58,6 +58,9 @@ func joinPath(dir, name string) string {
 	return dir + "/" + name
 }
 
+// defaultDirMode is the mode the store gives a new directory.
+const defaultDirMode = 0o755
+
 // fillAttr describes fi to the kernel: the logical size, st_blocks counting
 // the stored bytes (so du shows the real footprint) and the catalog's
 // stable inode number.

@@ -119,6 +119,9 @@ func serve(ctx context.Context, dir string, backend nodeBackend, opts MountOptio
 			},
 		},
 		NegativeTimeout: &neg,
+		// Modes are stored and reported exactly: a file of mode 000 is
+		// 000, not go-fuse's substitute 0644.
+		NullPermissions: true,
 	}
 	if rootInfo.Inode != 0 {
 		fopts.RootStableAttr = &fs.StableAttr{Ino: rootInfo.Inode}

@@ -30,6 +30,11 @@ func (n *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 	if err := n.fsys.backend.Mkdir(detach(ctx), path); err != nil {
 		return nil, n.fsys.errno("mkdir", path, err)
 	}
+	if mode &= 07777; mode != defaultDirMode {
+		if err := n.fsys.backend.Chmod(detach(ctx), path, mode); err != nil {
+			return nil, n.fsys.errno("mkdir", path, err)
+		}
+	}
 	fi, err := n.fsys.backend.Stat(detach(ctx), path)
 	if err != nil {
 		return nil, n.fsys.errno("mkdir", path, err)
@@ -66,8 +71,9 @@ func (n *dirNode) Create(ctx context.Context, name string, flags, mode uint32, o
 		case err == nil && flags&syscall.O_EXCL != 0:
 			return nil, nil, 0, syscall.EEXIST
 		case err == nil:
-			// The kernel's negative entry was stale: open the existing file.
-			node.committed, node.info = true, fi
+			// The kernel's entry was stale or uncached: open the existing
+			// file, whose mode O_CREAT does not change.
+			node.committed, node.info, node.mode = true, fi, fi.Mode&07777
 			attr.Ino = fi.Inode
 		case !errors.Is(err, store.ErrNotFound):
 			return nil, nil, 0, n.fsys.errno("create", path, err)

@@ -14,8 +14,6 @@ import (
 // posixSkipped are the go-fuse posixtest checks that do not apply to
 // deltafs, with the reason.
 var posixSkipped = map[string]string{
-	"FileBasic": "checks that a file created with mode 0755 keeps it: the store " +
-		"keeps no permission bits for files (chmod is accepted and not stored)",
 	"Link":                "no hard links: every path is its own catalog entry",
 	"LinkUnlinkRename":    "no hard links",
 	"SymlinkReadlink":     "no symbolic links in a store of tensors",

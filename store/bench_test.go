@@ -207,7 +207,7 @@ func BenchmarkImportExport(b *testing.B) {
 			b.SetBytes(size)
 			b.StopTimer()
 			var cpu time.Duration
-			var ratio float64
+			var ratio, newRatio float64
 			for range b.N {
 				s := newBaseStore(b)
 				s.opts.SkipWriteCheck = skip
@@ -217,10 +217,12 @@ func BenchmarkImportExport(b *testing.B) {
 						b.Fatal(err)
 					}
 					ratio = float64(res.LogicalBytes) / float64(res.StoredBytes)
+					newRatio = float64(res.LogicalBytes) / float64(res.NewBytes)
 				})
 			}
 			reportCPU(b, cpu, size)
 			b.ReportMetric(ratio, "logical/stored")
+			b.ReportMetric(newRatio, "logical/new")
 		})
 	}
 	b.Run("export-finetune", func(b *testing.B) {

@@ -11,6 +11,9 @@ import (
 	"deltafs/delta"
 )
 
+// deltaEncode is the encoder; a variable so tests can watch or break it.
+var deltaEncode = delta.EncodeContext
+
 // encoded is an object ready to be written.
 type encoded struct {
 	data    []byte
@@ -28,79 +31,133 @@ const clearDeltaFraction = 0.5
 // it pays: the encoder did not refuse it (delta.ErrNotWorthwhile) and it is
 // smaller than t encoded alone. Standalone encodings are always lossless (a
 // lossy strategy names how a delta may be approximated, never a base).
-// Unless the store skips it, every result is decoded and checked before it
-// is returned.
+//
+// Unless the store skips write checks, the object kept is verified exactly
+// once, by the store (verifyEncoded: the serialized object is parsed and
+// every chunk decoded and compared byte for byte with the input), so the
+// encoder's own per-chunk self-check, which compares only CRCs of chunks it
+// decodes from memory, is switched off. Only the encoding kept is verified;
+// when it fails, the other candidate is tried.
 func (s *Store) encodeTensor(ctx context.Context, path string, t delta.Tensor, ref *delta.Tensor, cfg delta.Config) (encoded, error) {
+	if !s.opts.SkipWriteCheck {
+		cfg.SkipEncodeCheck = true
+	}
 	rawSize := int64(len(t.Data))
 	var withRef *encoded
 	if ref != nil {
-		obj, err := delta.Encode(t, ref, cfg)
+		obj, err := deltaEncode(ctx, t, ref, cfg)
 		switch {
 		case err == nil:
-			e, verr := s.checkEncoded(obj, t, ref.Data, cfg.Strategy.IsLossless())
-			if verr != nil {
-				s.log.Error("delta encoding failed its check; storing standalone", slog.String("path", path), slog.Any("err", verr))
+			e, perr := parseEncoded(obj, t, true, cfg.Strategy.IsLossless())
+			if perr != nil {
+				s.log.Error("delta encoding failed its check; storing standalone", slog.String("path", path), slog.Any("err", perr))
 				break
 			}
 			e.usedRef = true
-			if float64(len(obj)) <= clearDeltaFraction*float64(rawSize) {
-				return e, nil
-			}
 			withRef = &e
 		case errors.Is(err, delta.ErrLossyNotAllowed):
 			return encoded{}, err
 		case errors.Is(err, delta.ErrNotWorthwhile), errors.Is(err, delta.ErrIncompatibleReference):
 		default:
+			if cerr := ctx.Err(); cerr != nil {
+				return encoded{}, cerr
+			}
 			s.log.Warn("delta encoding failed; storing standalone", slog.String("path", path), slog.Any("err", err))
 		}
+	}
+	if withRef != nil && float64(len(withRef.data)) <= clearDeltaFraction*float64(rawSize) {
+		err := s.verifyEncoded(withRef, t, ref.Data)
+		if err == nil {
+			return *withRef, nil
+		}
+		s.log.Error("delta encoding failed its check; storing standalone", slog.String("path", path), slog.Any("err", err))
+		withRef = nil
 	}
 	if err := ctx.Err(); err != nil {
 		return encoded{}, err
 	}
-	alone, err := s.encodeStandalone(path, t, cfg)
-	if err != nil {
-		if withRef != nil {
-			return *withRef, nil
-		}
-		return encoded{}, err
+	if withRef == nil {
+		return s.encodeStandalone(path, t, cfg)
 	}
-	if withRef != nil && len(withRef.data) < len(alone.data) {
+	// A delta that is not clearly small: keep the smaller of it and t alone,
+	// verifying only the one kept.
+	alone, err := s.encodeStandaloneUnchecked(t, cfg)
+	if err == nil && len(alone.data) <= len(withRef.data) {
+		verr := s.verifyEncoded(&alone, t, nil)
+		if verr == nil {
+			return alone, nil
+		}
+		s.log.Error("encoding failed its check", slog.String("path", path), slog.Any("err", verr))
+	}
+	verr := s.verifyEncoded(withRef, t, ref.Data)
+	if verr == nil {
 		return *withRef, nil
 	}
-	return alone, nil
+	s.log.Error("delta encoding failed its check; storing standalone", slog.String("path", path), slog.Any("err", verr))
+	return s.encodeStandalone(path, t, cfg)
 }
 
-// encodeStandalone encodes t with no reference, losslessly: with cfg's
-// strategy when it is lossless and fits t, else with Auto.
-func (s *Store) encodeStandalone(path string, t delta.Tensor, cfg delta.Config) (encoded, error) {
-	strategies := []delta.Strategy{cfg.Strategy}
-	if cfg.Strategy == "" || !cfg.Strategy.IsLossless() {
-		strategies = []delta.Strategy{delta.Auto}
-	} else if cfg.Strategy != delta.Auto {
-		strategies = append(strategies, delta.Auto)
+// standaloneStrategies are the strategies tried, in order, to encode a
+// tensor alone: cfg's when it is lossless, then Auto.
+func standaloneStrategies(cfg delta.Config) []delta.Strategy {
+	switch {
+	case cfg.Strategy == "" || !cfg.Strategy.IsLossless():
+		return []delta.Strategy{delta.Auto}
+	case cfg.Strategy != delta.Auto:
+		return []delta.Strategy{cfg.Strategy, delta.Auto}
 	}
+	return []delta.Strategy{delta.Auto}
+}
+
+// encodeStandaloneUnchecked encodes t alone with the first strategy of
+// standaloneStrategies that succeeds; the result is parsed but not decoded.
+func (s *Store) encodeStandaloneUnchecked(t delta.Tensor, cfg delta.Config) (encoded, error) {
 	var errs []error
-	for _, st := range strategies {
+	for _, st := range standaloneStrategies(cfg) {
 		c := cfg
 		c.Strategy = st
-		obj, err := delta.Encode(t, nil, c)
+		obj, err := deltaEncode(context.Background(), t, nil, c)
 		if err == nil {
-			e, verr := s.checkEncoded(obj, t, nil, true)
-			if verr == nil {
+			var e encoded
+			if e, err = parseEncoded(obj, t, false, true); err == nil {
 				return e, nil
 			}
-			s.log.Error("encoding failed its check", slog.String("path", path), slog.String("strategy", string(st)), slog.Any("err", verr))
-			err = verr
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", st, err))
 	}
 	return encoded{}, fmt.Errorf("encode: %w", errors.Join(errs...))
 }
 
-// checkEncoded parses obj and, unless the store skips write checks, decodes
-// every chunk and compares it with t (lossless objects) or lets the
-// decoder's own checksums vouch for it (lossy ones).
-func (s *Store) checkEncoded(obj []byte, t delta.Tensor, ref []byte, lossless bool) (encoded, error) {
+// encodeStandalone encodes t with no reference, losslessly: with cfg's
+// strategy when it is lossless and fits t, else with Auto. The result is
+// verified (unless the store skips write checks); a strategy whose object
+// fails verification is passed over for the next.
+func (s *Store) encodeStandalone(path string, t delta.Tensor, cfg delta.Config) (encoded, error) {
+	if !s.opts.SkipWriteCheck {
+		cfg.SkipEncodeCheck = true
+	}
+	var errs []error
+	for _, st := range standaloneStrategies(cfg) {
+		c := cfg
+		c.Strategy = st
+		obj, err := deltaEncode(context.Background(), t, nil, c)
+		if err == nil {
+			var e encoded
+			if e, err = parseEncoded(obj, t, false, true); err == nil {
+				if err = s.verifyEncoded(&e, t, nil); err == nil {
+					return e, nil
+				}
+			}
+			s.log.Error("encoding failed its check", slog.String("path", path), slog.String("strategy", string(st)), slog.Any("err", err))
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", st, err))
+	}
+	return encoded{}, fmt.Errorf("encode: %w", errors.Join(errs...))
+}
+
+// parseEncoded parses obj and checks that its header describes t and that
+// its chunks tile the data exactly; it decodes nothing.
+func parseEncoded(obj []byte, t delta.Tensor, withRef, lossless bool) (encoded, error) {
 	o, err := delta.Open(bytes.NewReader(obj), int64(len(obj)))
 	if err != nil {
 		return encoded{}, err
@@ -109,13 +166,12 @@ func (s *Store) checkEncoded(obj []byte, t delta.Tensor, ref []byte, lossless bo
 	if hdr.RawSize != int64(len(t.Data)) || hdr.DType != t.DType || hdr.Fortran != t.Fortran || !slices.Equal(hdr.Shape, t.Shape) {
 		return encoded{}, errors.New("object header does not describe the input")
 	}
-	if hdr.HasReference && ref == nil {
+	if hdr.HasReference && !withRef {
 		return encoded{}, errors.New("standalone object claims a reference")
 	}
 	if lossless && hdr.Lossy {
 		return encoded{}, errors.New("lossless encoding produced a lossy object")
 	}
-	lossless = !hdr.Lossy
 	var covered int64
 	for i := range hdr.NumChunks {
 		off, n := o.ChunkRange(i)
@@ -127,11 +183,24 @@ func (s *Store) checkEncoded(obj []byte, t delta.Tensor, ref []byte, lossless bo
 	if covered != hdr.RawSize {
 		return encoded{}, fmt.Errorf("chunks cover %d of %d bytes", covered, hdr.RawSize)
 	}
-	e := encoded{data: obj, header: hdr}
+	return encoded{data: obj, header: hdr}, nil
+}
+
+// verifyEncoded, unless the store skips write checks, decodes every chunk
+// of the serialized object e and compares it byte for byte with t (lossless
+// objects), or lets the decoder's own checksums vouch for it (lossy ones).
+// ref is the reference's data (nil for a standalone object).
+func (s *Store) verifyEncoded(e *encoded, t delta.Tensor, ref []byte) error {
 	if s.opts.SkipWriteCheck {
-		return e, nil
+		return nil
 	}
-	err = parallel(context.Background(), hdr.NumChunks, func(i int) error {
+	o, err := delta.Open(bytes.NewReader(e.data), int64(len(e.data)))
+	if err != nil {
+		return err
+	}
+	hdr := o.Header()
+	lossless := !hdr.Lossy
+	return parallel(context.Background(), hdr.NumChunks, func(i int) error {
 		off, n := o.ChunkRange(i)
 		if off < 0 || n < 0 || off+n > hdr.RawSize {
 			return fmt.Errorf("chunk %d range %d+%d outside %d bytes", i, off, n, hdr.RawSize)
@@ -152,8 +221,4 @@ func (s *Store) checkEncoded(obj []byte, t delta.Tensor, ref []byte, lossless bo
 		}
 		return nil
 	})
-	if err != nil {
-		return encoded{}, err
-	}
-	return e, nil
 }

@@ -28,8 +28,15 @@ type ImportOptions struct {
 type ImportResult struct {
 	Files, Tensors, Blobs int
 	LogicalBytes          int64
-	StoredBytes           int64    // bytes of new objects written
-	Warnings              []string // e.g. "a/b.npy: malformed .npy header, stored as a blob"
+	// StoredBytes are the stored bytes of the imported files' objects,
+	// each object counted once: what Stats reports for the model. Objects
+	// shared with files already in the store (identical tensors, found by
+	// deduplication) count here although nothing new was written for them.
+	StoredBytes int64
+	// NewBytes are the bytes of object files this import wrote: StoredBytes
+	// less the objects that already existed.
+	NewBytes int64
+	Warnings []string // e.g. "a/b.npy: malformed .npy header, stored as a blob"
 }
 
 // importItem is one directory or file to import, at rel inside the model.
@@ -170,18 +177,28 @@ func (s *Store) importItems(ctx context.Context, m, base string, items []importI
 	if err != nil {
 		return res, err
 	}
+	// Each object counts once, also when two workers both wrote it.
+	written := make(map[string]int64, len(results))
 	for i, r := range results {
 		res.Files++
+		if id := r.info.Object; id != "" {
+			if _, seen := written[id]; !seen {
+				res.StoredBytes += r.info.StoredSize
+			}
+			written[id] = max(written[id], r.newBytes)
+		}
 		if r.info.Kind == catalog.KindTensor {
 			res.Tensors++
 		} else {
 			res.Blobs++
 		}
 		res.LogicalBytes += r.info.Size
-		res.StoredBytes += r.newBytes
 		if r.warning != "" {
 			res.Warnings = append(res.Warnings, files[i].rel+": "+r.warning)
 		}
+	}
+	for _, n := range written {
+		res.NewBytes += n
 	}
 	return res, nil
 }

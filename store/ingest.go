@@ -20,6 +20,9 @@ import (
 type IngestOptions struct {
 	Strategy   delta.Strategy // "" keeps the store's
 	AllowLossy bool
+	// Mode is the file's permission bits (07777 at most). 0 keeps the mode
+	// of the file being replaced, or gives a new file 0644.
+	Mode uint32
 }
 
 // ingestResult is what one ingest did.
@@ -76,6 +79,9 @@ func (s *Store) ingestLocked(ctx context.Context, p string, src *os.File, opts I
 	if _, err := delta.ParseStrategy(string(cfg.Strategy)); err != nil {
 		return ingestResult{}, err
 	}
+	if opts.Mode&^permBits != 0 {
+		return ingestResult{}, ErrInvalidMode
+	}
 	cfg.AllowLossy = cfg.AllowLossy || opts.AllowLossy
 	if !cfg.Strategy.IsLossless() && !cfg.AllowLossy {
 		return ingestResult{}, fmt.Errorf("strategy %s: %w", cfg.Strategy, delta.ErrLossyNotAllowed)
@@ -99,7 +105,7 @@ func (s *Store) ingestLocked(ctx context.Context, p string, src *os.File, opts I
 		enc   *encoded
 		refID string // the object the new object decodes against
 	)
-	entry = catalog.Entry{Path: p, Mode: fileMode, MTime: time.Now()}
+	entry = catalog.Entry{Path: p, Mode: opts.Mode, MTime: time.Now()}
 	if pf.tensor != nil {
 		entry.Kind = catalog.KindTensor
 		entry.DType = pf.header.DType.Descr()
@@ -136,7 +142,9 @@ func (s *Store) ingestLocked(ctx context.Context, p string, src *os.File, opts I
 			c := s.cfg
 			c.Strategy = delta.Compressed
 			c.AllowLossy = false
-			e, err := s.encodeStandalone(p, blobTensor(data), c)
+			bt := blobTensor(data)
+			bt.SHA256 = &sum
+			e, err := s.encodeStandalone(p, bt, c)
 			if err != nil {
 				return ingestResult{}, err
 			}
@@ -154,7 +162,7 @@ func (s *Store) ingestLocked(ctx context.Context, p string, src *os.File, opts I
 		}
 	}
 	entry.Object = rec.ID
-	committed, err := s.commit(ctx, entry, rec, enc != nil)
+	committed, err := s.commit(ctx, entry, rec, enc != nil, opts.Mode == 0)
 	if err != nil {
 		return ingestResult{}, err
 	}
@@ -212,7 +220,9 @@ func (s *Store) encodeFile(ctx context.Context, p string, pf parsedFile, cfg del
 			ref = &delta.Tensor{DType: pf.tensor.DType, Shape: pf.tensor.Shape, Fortran: pf.tensor.Fortran, Data: refData}
 		}
 	}
-	e, err := s.encodeTensor(ctx, p, *pf.tensor, ref, cfg)
+	t := *pf.tensor
+	t.SHA256 = &sum // already hashed: the encoder need not hash it again
+	e, err := s.encodeTensor(ctx, p, t, ref, cfg)
 	if err != nil {
 		return encoded{}, "", err
 	}
@@ -261,14 +271,19 @@ func (s *Store) writeObject(ctx context.Context, enc *encoded, kind catalog.Kind
 
 // commit records the object (when new) and the entry in one transaction,
 // replacing any file at the entry's path, and returns the stored entry.
-func (s *Store) commit(ctx context.Context, e catalog.Entry, rec catalog.Object, newObject bool) (catalog.Entry, error) {
+// With keepMode the entry takes the mode of the file it replaces (0644 for
+// a new file).
+func (s *Store) commit(ctx context.Context, e catalog.Entry, rec catalog.Object, newObject, keepMode bool) (catalog.Entry, error) {
+	if keepMode {
+		e.Mode = fileMode
+	}
 	var out catalog.Entry
 	err := s.update(ctx, func(tx catalog.Tx) error {
 		if old, err := tx.Get(ctx, e.Path); err == nil {
 			if old.Kind == catalog.KindDir {
 				return ErrIsDir
 			}
-			if old.Mode != 0 {
+			if keepMode {
 				e.Mode = old.Mode
 			}
 		} else if !errors.Is(err, catalog.ErrNotFound) {

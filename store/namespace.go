@@ -28,6 +28,7 @@ type FileInfo struct {
 	Lossy       bool
 	Base        string // path of the reference tensor, "" if standalone
 	Model       string // top-level directory
+	Object      string // id (hex SHA-256) of the object holding the content; "" for directories
 }
 
 // IsDir reports whether the entry is a directory.
@@ -114,12 +115,12 @@ func (s *Store) fileInfo(ctx context.Context, e catalog.Entry) (FileInfo, error)
 		DType:       e.DType,
 		Shape:       e.Shape,
 		Model:       model,
+		Object:      e.Object,
 	}
+	// Mode 0 is a real mode (chmod 000): every entry gets its mode when
+	// created (fileMode, dirMode or the one asked for).
 	if e.Kind == catalog.KindDir {
 		fi.Size = 0
-		if fi.Mode == 0 {
-			fi.Mode = dirMode
-		}
 		if isTopLevel(e.Path) {
 			m, err := s.catalog.Model(ctx, e.Path)
 			if err == nil {
@@ -129,9 +130,6 @@ func (s *Store) fileInfo(ctx context.Context, e catalog.Entry) (FileInfo, error)
 			}
 		}
 		return fi, nil
-	}
-	if fi.Mode == 0 {
-		fi.Mode = fileMode
 	}
 	rec, err := s.catalog.Object(ctx, e.Object)
 	if errors.Is(err, catalog.ErrNotFound) {

@@ -36,7 +36,8 @@ func (s *Store) buildBaseIndex(ctx context.Context, model string) (*baseIndex, e
 // findReference returns the tensor a new tensor at path (header h) should
 // be encoded against, or nil for none: the model's base's tensor at the same
 // relative path when dtype, shape and order match; else the base's only
-// tensor of the same file name, dtype, shape and order.
+// tensor of the same file name, dtype, shape and order. A temporary name of
+// a copy tool (see finalName) is matched by the name it will be renamed to.
 func (s *Store) findReference(ctx context.Context, path string, h npy.Header, idx *baseIndex) (*catalog.Entry, error) {
 	model, rel := splitModel(path)
 	if rel == "" {
@@ -52,12 +53,20 @@ func (s *Store) findReference(ctx context.Context, path string, h npy.Header, id
 	if m.Base == "" || m.Base == model {
 		return nil, nil
 	}
-	cand, err := s.catalog.Get(ctx, joinPath(m.Base, rel))
-	switch {
-	case err == nil && tensorMatches(cand, h):
-		return &cand, nil
-	case err != nil && !errors.Is(err, catalog.ErrNotFound) && !errors.Is(err, catalog.ErrNotDir):
-		return nil, err
+	// A copy tool's temporary name (rsync's ".NAME.XXXXXX") stands for the
+	// name the file is about to be renamed to: look that up first.
+	rels := []string{rel}
+	if final, ok := finalPath(rel); ok {
+		rels = []string{final, rel}
+	}
+	for _, r := range rels {
+		cand, err := s.catalog.Get(ctx, joinPath(m.Base, r))
+		switch {
+		case err == nil && tensorMatches(cand, h):
+			return &cand, nil
+		case err != nil && !errors.Is(err, catalog.ErrNotFound) && !errors.Is(err, catalog.ErrNotDir):
+			return nil, err
+		}
 	}
 	if idx == nil || idx.model != m.Base {
 		if idx, err = s.buildBaseIndex(ctx, m.Base); err != nil {
@@ -67,8 +76,9 @@ func (s *Store) findReference(ctx context.Context, path string, h npy.Header, id
 			return nil, err
 		}
 	}
+	name, _ := finalName(baseName(path))
 	var found *catalog.Entry
-	for _, e := range idx.byName[baseName(path)] {
+	for _, e := range idx.byName[name] {
 		if tensorMatches(e, h) {
 			if found != nil {
 				return nil, nil // ambiguous: more than one candidate

@@ -23,10 +23,11 @@ type Problem struct {
 const verifyBufferSize = 8 << 20
 
 // Verify decodes every file under path ("" all) and checks its hash; it
-// returns the problems found (none: the store is sound). Each object file
-// (and every object it references) is also hashed against its id, and
-// every object the catalog keeps alive must exist. The top object of each
-// file is decoded afresh, never served from the cache.
+// returns the problems found (none: the store is sound), at most one per
+// file, with the most precise cause found (see fileProblem), and one per
+// object the catalog keeps alive whose file is gone. Each object file (and
+// every object it references) is also hashed against its id. The top object
+// of each file is decoded afresh, never served from the cache.
 func (s *Store) Verify(ctx context.Context, path string, progress Progress) ([]Problem, error) {
 	p, err := cleanPath(path)
 	if err != nil {
@@ -56,26 +57,15 @@ func (s *Store) Verify(ctx context.Context, path string, progress Progress) ([]P
 			return problems, err
 		}
 		// The object file and its references, each hashed once.
-		for id := e.Object; id != ""; {
-			oerr, seen := objectChecked[id]
-			if !seen {
-				oerr = s.checkObjectFile(ctx, id)
-				objectChecked[id] = oerr
-				if oerr != nil {
-					problems = append(problems, Problem{Path: e.Path, Object: id, Err: oerr})
-				}
-			}
-			rec, err := s.catalog.Object(ctx, id)
-			if err != nil || oerr != nil || seen {
-				break
-			}
-			id = rec.Ref
+		badID, badErr, err := s.checkChain(ctx, e.Object, objectChecked)
+		if err != nil {
+			return problems, err
 		}
-		if err := s.verifyContent(ctx, e); err != nil {
+		if pr, ok := s.fileProblem(ctx, e, badID, badErr); ok {
 			if ctx.Err() != nil {
 				return problems, ctx.Err()
 			}
-			problems = append(problems, Problem{Path: e.Path, Object: e.Object, Err: err})
+			problems = append(problems, pr)
 		}
 		done += e.Size
 		progress.report(done, total)
@@ -88,6 +78,50 @@ func (s *Store) Verify(ctx context.Context, path string, progress Progress) ([]P
 		problems = append(problems, missing...)
 	}
 	return problems, nil
+}
+
+// checkChain hashes object id's file and those of its references (each once
+// per Verify: checked remembers the results) and returns the first object of
+// the chain whose file is damaged, with its error ("" when all are sound).
+func (s *Store) checkChain(ctx context.Context, id string, checked map[string]error) (string, error, error) {
+	for depth := 0; id != "" && depth <= maxReferenceDepth; depth++ {
+		oerr, seen := checked[id]
+		if !seen {
+			oerr = s.checkObjectFile(ctx, id)
+			checked[id] = oerr
+		}
+		if oerr != nil {
+			return id, oerr, nil
+		}
+		rec, err := s.catalog.Object(ctx, id)
+		if errors.Is(err, catalog.ErrNotFound) {
+			return "", nil, nil // verifyContent reports the missing record
+		}
+		if err != nil {
+			return "", nil, err
+		}
+		id = rec.Ref
+	}
+	return "", nil, nil
+}
+
+// fileProblem decodes entry e afresh and returns its one problem, if any.
+// A decode failure is the most precise cause (it names the chunk and the
+// check that failed, through references too); the problem names the
+// object whose file is damaged when the hash check found it. A file that decodes correctly although an
+// object file of its chain fails its hash (damage in bytes no chunk check
+// covers) is reported with that hash failure.
+func (s *Store) fileProblem(ctx context.Context, e catalog.Entry, badID string, badErr error) (Problem, bool) {
+	cerr := s.verifyContent(ctx, e)
+	switch {
+	case cerr != nil && badID != "":
+		return Problem{Path: e.Path, Object: badID, Err: cerr}, true
+	case cerr != nil:
+		return Problem{Path: e.Path, Object: e.Object, Err: cerr}, true
+	case badID != "":
+		return Problem{Path: e.Path, Object: badID, Err: badErr}, true
+	}
+	return Problem{}, false
 }
 
 // verifyContent reconstructs an entry's data section afresh and checks its

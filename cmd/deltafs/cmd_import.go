@@ -21,7 +21,10 @@ func importCommand(env *cliEnv) *cli.Command {
 under it is imported: .npy files as tensors, anything else, malformed .npy
 files included, as opaque blobs, with a warning) or an .npz archive.
 With --base, each tensor is stored as a delta against the base model's
-tensor at the same path when dtype and shape match, standalone otherwise.`,
+tensor at the same path when dtype and shape match, standalone otherwise.
+The stored size in the summary is what "deltafs stats" shows for the model:
+files identical to ones already in the store share their objects and count
+in it too; the summary then says how much was written now.`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "as", Usage: "name of the new `MODEL` (required)"},
 			&cli.StringFlag{Name: "base", Usage: "base `MODEL` to encode against (must exist)"},
@@ -47,7 +50,8 @@ type importSummary struct {
 	Tensors      int      `json:"tensors"`
 	Blobs        int      `json:"blobs"`
 	LogicalBytes int64    `json:"logical_bytes"`
-	StoredBytes  int64    `json:"stored_bytes"`
+	StoredBytes  int64    `json:"stored_bytes"` // the model's objects, each once: what stats shows
+	NewBytes     int64    `json:"new_bytes"`    // object files this import wrote
 	Ratio        float64  `json:"ratio"`
 	Warnings     []string `json:"warnings"`
 }
@@ -93,7 +97,7 @@ func (e *cliEnv) importAction(c *cli.Context) error {
 	sum := importSummary{
 		Model: model, Base: base, Strategy: string(strategy),
 		Files: res.Files, Tensors: res.Tensors, Blobs: res.Blobs,
-		LogicalBytes: res.LogicalBytes, StoredBytes: res.StoredBytes,
+		LogicalBytes: res.LogicalBytes, StoredBytes: res.StoredBytes, NewBytes: res.NewBytes,
 		Warnings: res.Warnings,
 	}
 	if sum.Warnings == nil {
@@ -110,9 +114,16 @@ func (e *cliEnv) importAction(c *cli.Context) error {
 	if base != "" {
 		against = " against base " + base
 	}
-	fmt.Fprintf(e.stdout, "imported %s%s: %d files (%d tensors, %d blobs), %s logical, %s stored (%s)\n",
+	fmt.Fprintf(e.stdout, "imported %s%s: %d files (%d tensors, %d blobs), %s logical, %s stored (%s)",
 		model, against, res.Files, res.Tensors, res.Blobs,
 		sz.size(res.LogicalBytes), sz.size(res.StoredBytes), formatRatio(res.LogicalBytes, res.StoredBytes))
+	// Stored bytes count objects shared with files already in the store
+	// (identical tensors), as stats does; say how much was new.
+	if shared := res.StoredBytes - res.NewBytes; shared > 0 {
+		fmt.Fprintf(e.stdout, ", of which %s written now and %s shared with identical files already stored",
+			sz.size(res.NewBytes), sz.size(shared))
+	}
+	fmt.Fprintln(e.stdout)
 	return nil
 }
 

@@ -18,7 +18,8 @@ func infoCommand(env *cliEnv) *cli.Command {
 		Usage:     "show everything about a file, directory or model",
 		ArgsUsage: "STORE PATH",
 		Description: `Shows the kind, dtype, shape, sizes (logical and stored), ratio, strategy
-(LOSSY marked), the base tensor it is a delta against, and its SHA-256.`,
+(LOSSY marked), the base tensor it is a delta against, its SHA-256 and the
+id of the object file holding it.`,
 		Flags: []cli.Flag{jsonFlag(), bytesFlag()},
 		Action: func(c *cli.Context) error {
 			if err := checkArgs(c, 2, 2); err != nil {
@@ -115,6 +116,7 @@ func (e *cliEnv) infoAction(c *cli.Context) error {
 			row("base", "none (stored standalone)")
 		}
 		row("sha256", fi.ContentHash)
+		row("object", fi.Object)
 	}
 	row("mode", modeString(fi))
 	row("inode", fmt.Sprint(fi.Inode))

@@ -27,7 +27,7 @@ are still open; a second one exits at once. umount DIR works too.
 Logs go to stderr.`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "base", Usage: "base `MODEL` of new top-level folders (must exist)"},
-			&cli.StringFlag{Name: "cache-size", Value: "1GiB", Usage: "memory for decoded chunks, e.g. 256MiB, 4GiB"},
+			&cli.StringFlag{Name: "cache-size", Value: "1GiB", Usage: "memory for decoded chunks, e.g. 256MiB, 4GiB; the daemon's Go memory limit is this plus 48MiB (resident memory stays within this plus 64MiB) unless GOMEMLIMIT is set"},
 			&cli.BoolFlag{Name: "read-only", Usage: "refuse writes (EROFS)"},
 			&cli.BoolFlag{Name: "debug", Usage: "debug logging, every FUSE request included"},
 		}, strategyFlags()...),
@@ -81,6 +81,9 @@ func (e *cliEnv) mountAction(c *cli.Context) error {
 	}
 	defer st.Close()
 	ctx := c.Context
+	// Keep the daemon's memory near the cache size: the Go heap otherwise
+	// grows to twice its live size between collections.
+	memLimit := applyMountMemoryLimit(cacheSize, os.LookupEnv)
 
 	m, err := fusefs.Serve(context.WithoutCancel(ctx), mnt, st, fusefs.MountOptions{
 		ReadOnly: c.Bool("read-only"), Debug: c.Bool("debug"), Logger: logger,
@@ -89,7 +92,7 @@ func (e *cliEnv) mountAction(c *cli.Context) error {
 		return fmt.Errorf("mounting %s at %s: %w", dir, mnt, err)
 	}
 	fmt.Fprintf(e.stdout, "deltafs: serving %s at %s (press Ctrl-C to unmount)\n", dir, mnt)
-	logger.Info("mounted", "store", dir, "mountpoint", mnt, "cache_size", cacheSize, "read_only", c.Bool("read-only"), "base", base)
+	logger.Info("mounted", "store", dir, "mountpoint", mnt, "cache_size", cacheSize, "memory_limit", memLimit, "read_only", c.Bool("read-only"), "base", base)
 
 	unmounted := make(chan struct{})
 	go func() {

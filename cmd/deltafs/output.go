@@ -111,6 +111,7 @@ type entryJSON struct {
 	Shape       *[]int64  `json:"shape,omitempty"`
 	Base        string    `json:"base,omitempty"` // tensor: reference path; model: base model
 	SHA256      string    `json:"sha256,omitempty"`
+	Object      string    `json:"object,omitempty"` // id of the object holding the content
 	Inode       uint64    `json:"inode"`
 	Mode        string    `json:"mode"`
 	ModTime     time.Time `json:"mtime"`
@@ -125,7 +126,7 @@ func toEntryJSON(fi store.FileInfo, usage *store.UsageStats) entryJSON {
 		Path: fi.Path, Name: fi.Name, Kind: kindName(fi), Model: fi.Model,
 		Size: fi.Size, StoredSize: fi.StoredSize,
 		Strategy: fi.Strategy, Lossy: fi.Lossy, DType: fi.DType,
-		Base: fi.Base, SHA256: fi.ContentHash, Inode: fi.Inode,
+		Base: fi.Base, SHA256: fi.ContentHash, Object: fi.Object, Inode: fi.Inode,
 		Mode: modeString(fi), ModTime: fi.MTime.UTC(),
 	}
 	if !fi.IsDir() && fi.StoredSize > 0 {

@@ -29,6 +29,7 @@ var scriptCommands = map[string]func(ts *testscript.TestScript, neg bool, args [
 	"corrupt":       cmdCorrupt,
 	"schemaversion": cmdSchemaVersion,
 	"json":          cmdJSON,
+	"jsoneq":        cmdJSONEqual,
 	"importrace":    cmdImportRace,
 	"tmpfs":         cmdTmpfs,
 	"waitmount":     cmdWaitMount,
@@ -236,6 +237,29 @@ func cmdJSON(ts *testscript.TestScript, neg bool, args []string) {
 				ts.Fatalf("json %s = %s, want >= %s", path, gotText, wantText)
 			}
 		}
+	}
+}
+
+// jsoneq FILE1 PATH1 FILE2 PATH2: the value at PATH1 in the JSON file
+// FILE1 equals the value at PATH2 in FILE2.
+func cmdJSONEqual(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 4 {
+		ts.Fatalf("usage: jsoneq FILE1 PATH1 FILE2 PATH2")
+	}
+	var vals [2][]byte
+	for i := range 2 {
+		var doc any
+		if err := json.Unmarshal([]byte(ts.ReadFile(args[2*i])), &doc); err != nil {
+			ts.Fatalf("%s is not valid JSON: %v", args[2*i], err)
+		}
+		v, err := jsonLookup(doc, args[2*i+1])
+		if err != nil {
+			ts.Fatalf("json %s: %v", args[2*i+1], err)
+		}
+		vals[i], _ = json.Marshal(v)
+	}
+	if eq := bytes.Equal(vals[0], vals[1]); eq == neg {
+		ts.Fatalf("%s %s = %s, %s %s = %s", args[0], args[1], vals[0], args[2], args[3], vals[1])
 	}
 }
 

@@ -1,0 +1,112 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+
+	"deltafs/delta"
+)
+
+// encodeCall is what one call of the encoder was given.
+type encodeCall struct {
+	skipCheck bool
+	hashGiven bool
+	hashRight bool
+	withRef   bool
+}
+
+// watchEncoder replaces the encoder for the test with one that records its
+// calls and, when corrupt is set, encodes a tensor one byte off its input.
+func watchEncoder(t *testing.T, corrupt bool) func() []encodeCall {
+	t.Helper()
+	var (
+		mu    sync.Mutex
+		calls []encodeCall
+	)
+	orig := deltaEncode
+	deltaEncode = func(ctx context.Context, tn delta.Tensor, ref *delta.Tensor, cfg delta.Config) ([]byte, error) {
+		c := encodeCall{skipCheck: cfg.SkipEncodeCheck, hashGiven: tn.SHA256 != nil, withRef: ref != nil}
+		if tn.SHA256 != nil {
+			c.hashRight = *tn.SHA256 == sha256.Sum256(tn.Data)
+		}
+		mu.Lock()
+		calls = append(calls, c)
+		mu.Unlock()
+		if corrupt && len(tn.Data) > 0 {
+			tn.Data = slices.Clone(tn.Data)
+			tn.Data[len(tn.Data)/2] ^= 0x10
+			tn.SHA256 = nil
+		}
+		return orig(ctx, tn, ref, cfg)
+	}
+	t.Cleanup(func() { deltaEncode = orig })
+	return func() []encodeCall {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(calls)
+	}
+}
+
+// The store verifies each new object once, itself, byte for byte: the
+// encoder's own self-check is off, and the encoder is given the SHA-256 the
+// store already computed. With the store's check skipped, the encoder's
+// check stays on, so one verification always runs.
+func TestWriteIsVerifiedOnce(t *testing.T) {
+	for _, skipWriteCheck := range []bool{false, true} {
+		s := newStore(t, Options{SkipWriteCheck: skipWriteCheck})
+		calls := watchEncoder(t, false)
+		ctx := context.Background()
+		mustMkdir(t, s, "b")
+		mustMkdir(t, s, "f")
+		if err := s.SetBase(ctx, "f", "b"); err != nil {
+			t.Fatal(err)
+		}
+		w := weights(31, 30000)
+		ingestBytes(t, s, "b/w.npy", makeNPY(t, "<f4", []int64{30000}, f32bytes(w)))
+		if fi := ingestBytes(t, s, "f/w.npy", makeNPY(t, "<f4", []int64{30000}, f32bytes(fineTune(32, w, 0.05)))); fi.Base == "" {
+			t.Fatal("fine-tune stored standalone")
+		}
+		ingestBytes(t, s, "f/notes.txt", []byte("an opaque blob"))
+		got := calls()
+		sawRef := false
+		for i, c := range got {
+			sawRef = sawRef || c.withRef
+			if c.skipCheck != !skipWriteCheck {
+				t.Errorf("SkipWriteCheck=%v: call %d: encoder SkipEncodeCheck = %v", skipWriteCheck, i, c.skipCheck)
+			}
+			if !c.hashGiven || !c.hashRight {
+				t.Errorf("call %d: content hash given %v, right %v", i, c.hashGiven, c.hashRight)
+			}
+		}
+		if len(got) < 3 || !sawRef {
+			t.Errorf("encoder calls %+v: want a delta, a standalone and a blob encoding", got)
+		}
+	}
+}
+
+// An encoding that does not reproduce its input bit for bit is never
+// committed, even though the encoder's own check (off) would have passed it.
+func TestWriteCheckCatchesAWrongEncoding(t *testing.T) {
+	s := newStore(t, Options{})
+	watchEncoder(t, true)
+	ctx := context.Background()
+	mustMkdir(t, s, "m")
+	data := makeNPY(t, "<f4", []int64{20000}, f32bytes(weights(41, 20000)))
+	for _, path := range []string{"m/w.npy", "m/blob.bin"} {
+		in := data
+		if path == "m/blob.bin" {
+			in = randomBytes(42, 50000)
+		}
+		_, err := tryIngest(s, path, in, IngestOptions{})
+		if err == nil {
+			t.Errorf("%s: wrong encoding was committed", path)
+		}
+		if _, err := s.Stat(ctx, path); !errors.Is(err, ErrNotFound) {
+			t.Errorf("%s: after a failed check: %v, want not found", path, err)
+		}
+	}
+}
