@@ -77,11 +77,11 @@ func (s *Store) encodeTensor(ctx context.Context, path string, t delta.Tensor, r
 		return encoded{}, err
 	}
 	if withRef == nil {
-		return s.encodeStandalone(path, t, cfg)
+		return s.encodeStandalone(path, t, cfg, true)
 	}
 	// A delta that is not clearly small: keep the smaller of it and t alone,
 	// verifying only the one kept.
-	alone, err := s.encodeStandaloneUnchecked(t, cfg)
+	alone, err := s.encodeStandalone(path, t, cfg, false)
 	if err == nil && len(alone.data) <= len(withRef.data) {
 		verr := s.verifyEncoded(&alone, t, nil)
 		if verr == nil {
@@ -94,7 +94,7 @@ func (s *Store) encodeTensor(ctx context.Context, path string, t delta.Tensor, r
 		return *withRef, nil
 	}
 	s.log.Error("delta encoding failed its check; storing standalone", slog.String("path", path), slog.Any("err", verr))
-	return s.encodeStandalone(path, t, cfg)
+	return s.encodeStandalone(path, t, cfg, true)
 }
 
 // standaloneStrategies are the strategies tried, in order, to encode a
@@ -109,32 +109,14 @@ func standaloneStrategies(cfg delta.Config) []delta.Strategy {
 	return []delta.Strategy{delta.Auto}
 }
 
-// encodeStandaloneUnchecked encodes t alone with the first strategy of
-// standaloneStrategies that succeeds; the result is parsed but not decoded.
-func (s *Store) encodeStandaloneUnchecked(t delta.Tensor, cfg delta.Config) (encoded, error) {
-	var errs []error
-	for _, st := range standaloneStrategies(cfg) {
-		c := cfg
-		c.Strategy = st
-		obj, err := deltaEncode(context.Background(), t, nil, c)
-		if err == nil {
-			var e encoded
-			if e, err = parseEncoded(obj, t, false, true); err == nil {
-				return e, nil
-			}
-		}
-		errs = append(errs, fmt.Errorf("%s: %w", st, err))
-	}
-	return encoded{}, fmt.Errorf("encode: %w", errors.Join(errs...))
-}
-
 // encodeStandalone encodes t with no reference, losslessly: with cfg's
-// strategy when it is lossless and fits t, else with Auto. The result is
-// verified (unless the store skips write checks); a strategy whose object
-// fails verification is passed over for the next.
-func (s *Store) encodeStandalone(path string, t delta.Tensor, cfg delta.Config) (encoded, error) {
+// strategy when it is lossless and fits t, else with Auto. With verify, the
+// result is checked (unless the store skips write checks) and a strategy
+// whose object fails the check is passed over for the next; without, the
+// object is only parsed, and the caller verifies it if it keeps it.
+func (s *Store) encodeStandalone(path string, t delta.Tensor, cfg delta.Config, verify bool) (encoded, error) {
 	if !s.opts.SkipWriteCheck {
-		cfg.SkipEncodeCheck = true
+		cfg.SkipEncodeCheck = true // the store verifies the object it keeps
 	}
 	var errs []error
 	for _, st := range standaloneStrategies(cfg) {
@@ -144,11 +126,14 @@ func (s *Store) encodeStandalone(path string, t delta.Tensor, cfg delta.Config) 
 		if err == nil {
 			var e encoded
 			if e, err = parseEncoded(obj, t, false, true); err == nil {
+				if !verify {
+					return e, nil
+				}
 				if err = s.verifyEncoded(&e, t, nil); err == nil {
 					return e, nil
 				}
+				s.log.Error("encoding failed its check", slog.String("path", path), slog.String("strategy", string(st)), slog.Any("err", err))
 			}
-			s.log.Error("encoding failed its check", slog.String("path", path), slog.String("strategy", string(st)), slog.Any("err", err))
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", st, err))
 	}

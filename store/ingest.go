@@ -144,7 +144,7 @@ func (s *Store) ingestLocked(ctx context.Context, p string, src *os.File, opts I
 			c.AllowLossy = false
 			bt := blobTensor(data)
 			bt.SHA256 = &sum
-			e, err := s.encodeStandalone(p, bt, c)
+			e, err := s.encodeStandalone(p, bt, c, true)
 			if err != nil {
 				return ingestResult{}, err
 			}

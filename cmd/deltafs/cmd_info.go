@@ -31,19 +31,11 @@ id of the object file holding it.`,
 }
 
 func (e *cliEnv) infoAction(c *cli.Context) error {
-	p, err := storePath(c.Args().Get(1))
-	if err != nil {
-		return err
-	}
-	st, err := e.openStore(c.Args().Get(0), store.Options{ReadOnly: true})
+	st, _, fi, err := e.openReadOnlyAt(c)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	fi, err := e.statPath(c.Context, st, p)
-	if err != nil {
-		return err
-	}
 	var usage *store.UsageStats
 	if fi.IsDir() && kindName(fi) == "model" {
 		models, err := modelUsage(c.Context, st)

@@ -34,21 +34,12 @@ the ratio, the strategy (lossy ones marked LOSSY) and, for models, the base.`,
 }
 
 func (e *cliEnv) lsAction(c *cli.Context) error {
-	p, err := storePath(c.Args().Get(1))
-	if err != nil {
-		return err
-	}
-	st, err := e.openStore(c.Args().Get(0), store.Options{ReadOnly: true})
+	st, p, fi, err := e.openReadOnlyAt(c)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	ctx := c.Context
-
-	fi, err := e.statPath(ctx, st, p)
-	if err != nil {
-		return err
-	}
 	entries := []store.FileInfo{fi}
 	if fi.IsDir() {
 		if entries, err = listDir(ctx, st, p, c.Bool("recursive")); err != nil {

@@ -41,18 +41,11 @@ type verifyJSON struct {
 }
 
 func (e *cliEnv) verifyAction(c *cli.Context) error {
-	p, err := storePath(c.Args().Get(1))
-	if err != nil {
-		return err
-	}
-	st, err := e.openStore(c.Args().Get(0), store.Options{ReadOnly: true})
+	st, p, _, err := e.openReadOnlyAt(c)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if _, err := e.statPath(c.Context, st, p); err != nil {
-		return err
-	}
 	progress, clearBar := e.progress(c, "verifying "+displayPath(p))
 	problems, err := st.Verify(c.Context, p, progress)
 	clearBar()

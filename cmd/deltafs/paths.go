@@ -8,6 +8,8 @@ import (
 	"path"
 	"strings"
 
+	"github.com/urfave/cli/v2"
+
 	"deltafs/store"
 )
 
@@ -85,4 +87,24 @@ func displayPath(p string) string {
 		return "/"
 	}
 	return p
+}
+
+// openReadOnlyAt opens the store named by the first argument read-only and
+// describes the path named by the second ("" when absent: the root). The
+// caller closes the store.
+func (e *cliEnv) openReadOnlyAt(c *cli.Context) (*store.Store, string, store.FileInfo, error) {
+	p, err := storePath(c.Args().Get(1))
+	if err != nil {
+		return nil, "", store.FileInfo{}, err
+	}
+	st, err := e.openStore(c.Args().Get(0), store.Options{ReadOnly: true})
+	if err != nil {
+		return nil, "", store.FileInfo{}, err
+	}
+	fi, err := e.statPath(c.Context, st, p)
+	if err != nil {
+		st.Close()
+		return nil, "", store.FileInfo{}, err
+	}
+	return st, p, fi, nil
 }
