@@ -19,6 +19,9 @@ type chunkEnc struct {
 	r     []byte // reference words, or nil for none
 	first int64  // index of the chunk's first word in the tensor
 	level int
+	// halves: t and r are bf16_halves data as little-endian float32 bytes
+	// (see rawHalves), not words.
+	halves bool
 }
 
 // chunkDec is the input of one chunk's decoding.
@@ -29,7 +32,15 @@ type chunkDec struct {
 	r       []byte // reference words, or nil when the chunk does not use it
 	dst     []byte // output words, little-endian
 	first   int64
+	// halves: r and dst are bf16_halves data as little-endian float32
+	// bytes (see rawHalves), not words.
+	halves bool
 }
 
 // words returns the number of words of a chunk.
-func (d *chunkDec) words() int { return len(d.dst) / d.l.width }
+func (d *chunkDec) words() int {
+	if d.halves {
+		return len(d.dst) / 4
+	}
+	return len(d.dst) / d.l.width
+}

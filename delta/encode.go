@@ -155,12 +155,12 @@ func EncodeContext(ctx context.Context, t Tensor, ref *Tensor, cfg Config) ([]by
 // (offset left 0) and payload. For a lossy codec recon receives the
 // reconstruction.
 func encodeOneChunk(c codec, l wordLayout, data, ref []byte, off int64, level int, recon []byte, skipCheck bool) (chunkEntry, []byte, error) {
-	tb, tw := pooledWords(data, l)
+	tb, tw := chunkWords(c, l, data)
 	defer putBuf(tb)
-	rb, rw := pooledWords(ref, l)
+	rb, rw := chunkWords(c, l, ref)
 	defer putBuf(rb)
 	first := off / int64(l.rawPerWord())
-	payload, method, usesRef, err := c.encodeChunk(&chunkEnc{l: l, t: tw, r: rw, first: first, level: level})
+	payload, method, usesRef, err := c.encodeChunk(&chunkEnc{l: l, t: tw, r: rw, first: first, level: level, halves: rawHalves(c, l)})
 	if err != nil {
 		return chunkEntry{}, nil, err
 	}
@@ -235,18 +235,39 @@ func pooledWords(data []byte, l wordLayout) (*[]byte, []byte) {
 	return bp, *bp
 }
 
-// decodeWords decodes one payload into the data-section bytes dst.
+// rawHalves reports whether codec c takes bf16_halves data as their
+// little-endian float32 bytes (auto's kernels read and write the upper
+// halves in place) instead of as converted words.
+func rawHalves(c codec, l wordLayout) bool {
+	_, auto := c.(autoCodec)
+	return auto && l.bf16 && !l.bigEndian
+}
+
+// chunkWords returns the form of a chunk's data bytes codec c takes: the
+// bytes themselves when they already are its words (or rawHalves), else
+// pooledWords.
+func chunkWords(c codec, l wordLayout, data []byte) (*[]byte, []byte) {
+	if rawHalves(c, l) {
+		return nil, data
+	}
+	return pooledWords(data, l)
+}
+
+// decodeWords decodes one payload into the data-section bytes dst; rw is
+// the reference in chunkWords form.
 func decodeWords(c codec, l wordLayout, payload []byte, method uint8, rw []byte, first int64, dst []byte) error {
+	halves := rawHalves(c, l)
+	direct := l.native() || halves
 	out := dst
-	if !l.native() {
+	if !direct {
 		bp := getBuf(len(dst) / l.rawPerWord() * l.width)
 		defer putBuf(bp)
 		out = *bp
 	}
-	if err := c.decodeChunk(&chunkDec{l: l, payload: payload, method: method, r: rw, dst: out, first: first}); err != nil {
+	if err := c.decodeChunk(&chunkDec{l: l, payload: payload, method: method, r: rw, dst: out, first: first, halves: halves}); err != nil {
 		return err
 	}
-	if !l.native() {
+	if !direct {
 		l.fromWords(dst, out)
 	}
 	return nil

@@ -314,7 +314,7 @@ func parseTable(b []byte, h *Header, s Strategy, payloadStart, size int64) ([]ch
 func checkMethod(s Strategy, method uint8, uses, hasRef bool) error {
 	if s == Auto {
 		switch method {
-		case autoXOR, autoDiff:
+		case autoXOR, autoDiff, autoZigzag:
 			if !uses {
 				return fmt.Errorf("method %d needs the reference", method)
 			}

@@ -161,22 +161,41 @@ func FuzzPayload(f *testing.F) {
 		}
 		f.Add(p, uint8(si), uint8(2), method, uint16(40), true)
 	}
+	// Every auto method with context classes, words and bf16 halves.
+	for _, di := range []int{0, 1, 2} {
+		dc := dtypeCases[di]
+		td, rd := genPair(dc, 40, uint64(di))
+		l := layoutFor(dc.dt, dc.bf16)
+		for _, m := range []uint8{autoXOR, autoDiff, autoZigzag} {
+			c := autoCodec{force: m + 1}
+			p, method, _, err := c.encodeChunk(&chunkEnc{l: l, t: td, r: rd, level: 3, halves: rawHalves(c, l)})
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(p, uint8(0), uint8(di), method, uint16(40), true)
+		}
+	}
 	f.Fuzz(func(t *testing.T, payload []byte, si, di, method uint8, nw uint16, withRef bool) {
 		s := Strategies()[int(si)%len(Strategies())]
 		dc := dtypeCases[int(di)%len(dtypeCases)]
 		if !s.IsLossless() && dc.dt.Kind != 'f' {
 			return // Open refuses lossy strategies on other dtypes
 		}
-		l := layoutFor(dc.dt, false)
+		c := fuzzCodec(s, int(nw)%4096)
+		l := layoutFor(dc.dt, dc.bf16 && s == Auto)
+		halves := rawHalves(c, l)
+		per := l.width // data bytes per word
+		if halves {
+			per = 4
+		}
 		n := int(nw) % 4096
-		c := fuzzCodec(s, n)
 		var r []byte
 		if withRef {
-			r = make([]byte, n*l.width)
+			r = make([]byte, n*per)
 			for i := range r {
 				r[i] = byte(i * 13)
 			}
 		}
-		_ = c.decodeChunk(&chunkDec{l: l, payload: payload, method: method % 4, r: r, dst: make([]byte, n*l.width)})
+		_ = c.decodeChunk(&chunkDec{l: l, payload: payload, method: method % 5, r: r, dst: make([]byte, n*per), halves: halves})
 	})
 }

@@ -14,8 +14,8 @@ import (
 )
 
 // Golden objects of format version 1 (testdata/objects): they must decode to
-// the committed expected tensors forever. DELTAFS_WRITE_GOLDEN=1 rewrites
-// them; never do that once a version is released.
+// the committed expected tensors forever. DELTAFS_WRITE_GOLDEN=1 writes the
+// golden objects that do not exist yet; existing ones are never rewritten.
 
 const goldenDir = "../testdata/objects"
 
@@ -25,21 +25,26 @@ type goldenCase struct {
 	dc       dtypeCase
 	withRef  bool
 	finite   bool // per_axis_scaled needs finite deltas
+	// autoMethod, when non-zero, is 1 + an auto method at least one chunk
+	// must use (the object exists to pin that method's payload).
+	autoMethod uint8
 }
 
 var goldenCases = []goldenCase{
-	{"auto_bf16", Auto, dtypeCases[1], true, false},
-	{"auto_alone_f8", Auto, dtypeCases[3], false, false},
-	{"auto_c8", Auto, dtypeCases[13], true, false},
-	{"float32_raw_be_f4", Float32Raw, dtypeCases[15], true, false},
-	{"compressed_i4", Compressed, dtypeCases[6], true, false},
-	{"xor_float32_f4", XorFloat32, dtypeCases[2], true, false},
-	{"xor_bfloat16_bf16", XorBFloat16, dtypeCases[1], true, false},
-	{"exponent_mantissa_f2", ExponentMantissa, dtypeCases[0], true, false},
-	{"int8_quantized_f4", Int8Quantized, dtypeCases[2], true, false},
-	{"int16_quantized_f2", Int16Quantized, dtypeCases[0], true, false},
-	{"sparse_f4", Sparse, dtypeCases[2], true, false},
-	{"per_axis_scaled_f4", PerAxisScaled, dtypeCases[2], true, true},
+	{"auto_bf16", Auto, dtypeCases[1], true, false, 0},
+	{"auto_alone_f8", Auto, dtypeCases[3], false, false, 0},
+	{"auto_c8", Auto, dtypeCases[13], true, false, 0},
+	{"float32_raw_be_f4", Float32Raw, dtypeCases[15], true, false, 0},
+	{"compressed_i4", Compressed, dtypeCases[6], true, false, 0},
+	{"xor_float32_f4", XorFloat32, dtypeCases[2], true, false, 0},
+	{"xor_bfloat16_bf16", XorBFloat16, dtypeCases[1], true, false, 0},
+	{"exponent_mantissa_f2", ExponentMantissa, dtypeCases[0], true, false, 0},
+	{"int8_quantized_f4", Int8Quantized, dtypeCases[2], true, false, 0},
+	{"int16_quantized_f2", Int16Quantized, dtypeCases[0], true, false, 0},
+	{"sparse_f4", Sparse, dtypeCases[2], true, false, 0},
+	{"per_axis_scaled_f4", PerAxisScaled, dtypeCases[2], true, true, 0},
+	{"auto_zigzag_bf16", Auto, dtypeCases[1], true, false, 1 + autoZigzag},
+	{"auto_zigzag_f2", Auto, dtypeCases[0], true, false, 1 + autoZigzag},
 }
 
 // writeNPY writes data as an .npy file with our canonical header.
@@ -76,6 +81,9 @@ func TestWriteGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, g := range goldenCases {
+		if _, err := os.Stat(filepath.Join(goldenDir, g.name+".dlto")); err == nil {
+			continue // released: never rewrite
+		}
 		shape := []int64{6, 50}
 		td, rd := genPair(g.dc, elems(shape), uint64(len(g.name)))
 		if g.finite {
@@ -132,6 +140,15 @@ func TestGoldenObjects(t *testing.T) {
 			}
 			if !bytes.Equal(got, want) {
 				t.Fatal("golden object no longer decodes to its expected tensor")
+			}
+			if g.autoMethod != 0 {
+				found := false
+				for i := 0; i < h.NumChunks; i++ {
+					found = found || o.ChunkMethod(i) == g.autoMethod-1
+				}
+				if !found {
+					t.Fatalf("no chunk uses auto method %d", g.autoMethod-1)
+				}
 			}
 			if g.strategy.IsLossless() {
 				// The lossless ones must also still be bit-exact re-encodings.

@@ -197,7 +197,7 @@ func (o *Object) DecodeChunk(i int, ref, dst []byte) error {
 	var rw []byte
 	if uses {
 		var rb *[]byte
-		rb, rw = pooledWords(ref, o.layout)
+		rb, rw = chunkWords(o.codec, o.layout, ref)
 		defer putBuf(rb)
 	}
 	first := off / int64(o.layout.rawPerWord())

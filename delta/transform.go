@@ -160,3 +160,35 @@ func unord32(y uint32, f bool) uint32 {
 	}
 	return ^y
 }
+
+// Branchless ordered map of float64 words and the zigzag map of a
+// difference (docs/FORMAT.md §4: the zigzag of the ordered difference d is
+// (d << 1) ⊕ (d >> 8W−1), the shift arithmetic on the signed word); swar.go
+// has the 16- and 32-bit forms.
+
+func ordF64(v uint64) uint64   { return v ^ (uint64(int64(v)>>63) | 1<<63) }
+func unordF64(y uint64) uint64 { return y ^ (uint64(int64(^y)>>63) | 1<<63) }
+func zig64(d uint64) uint64    { return d<<1 ^ uint64(int64(d)>>63) }
+func unzig64(z uint64) uint64  { return z>>1 ^ -(z & 1) }
+
+// zigzagWords sets dst = zigzag(ord(t) − ord(r)) per word (r nil: zero
+// words). dst may alias t.
+func zigzagWords(dst, t, r []byte, l wordLayout) {
+	diffWords(dst, t, r, l)
+	w := l.width
+	for i := 0; i+w <= len(dst); i += w {
+		v := getWord(dst, w, i/w)
+		sh := uint(64 - 8*w)
+		putWord(dst, w, i/w, uint64(int64(v<<sh)>>sh)<<1^uint64(int64(v<<sh)>>63))
+	}
+}
+
+// unzigzagWords is the inverse of zigzagWords: dst = unord(unzigzag(z) +
+// ord(r)). dst may alias z.
+func unzigzagWords(dst, z, r []byte, l wordLayout) {
+	w := l.width
+	for i := 0; i+w <= len(z); i += w {
+		putWord(dst, w, i/w, unzig64(getWord(z, w, i/w)))
+	}
+	undiffWords(dst, dst, r, l)
+}

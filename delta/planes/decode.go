@@ -40,25 +40,9 @@ func (d *decoder) buf(n int) []byte {
 }
 
 func (d *decoder) decode(dst, block []byte, n, width int, ctx []uint8, nctx int) error {
-	if len(block) < headerSize {
-		return corruptf("block of %d bytes is shorter than its %d-byte header", len(block), headerSize)
-	}
-	if v := block[0]; v != formatVersion {
-		return corruptf("format version %d, want %d", v, formatVersion)
-	}
-	if m := block[1]; m != modePlain {
-		return corruptf("unknown mode %d", m)
-	}
-	segLog := block[2]
-	if segLog < minSegLog || segLog > maxSegLog {
-		return corruptf("segment size 2^%d outside 2^%d..2^%d", segLog, minSegLog, maxSegLog)
-	}
-	segSize := 1 << segLog
-	if n == 0 {
-		if len(block) != headerSize {
-			return corruptf("%d trailing bytes after an empty block", len(block)-headerSize)
-		}
-		return nil
+	segLog, err := checkHeader(block, n)
+	if err != nil || n == 0 {
+		return err
 	}
 	l := &d.layout
 	if bad := l.count(ctx, nctx, n); bad >= 0 {
@@ -71,12 +55,48 @@ func (d *decoder) decode(dst, block []byte, n, width int, ctx []uint8, nctx int)
 	} else {
 		pl = d.buf(n * width)
 	}
+	if err := d.streams(pl, block, n, width, l.counts[:nctx], segLog); err != nil {
+		return err
+	}
+	if !direct {
+		l.merge(dst, pl, n, width, ctx, nctx)
+	}
+	return nil
+}
+
+// checkHeader validates a block's header for n words and returns its
+// segLog; an empty block must be exactly the header.
+func checkHeader(block []byte, n int) (uint8, error) {
+	if len(block) < headerSize {
+		return 0, corruptf("block of %d bytes is shorter than its %d-byte header", len(block), headerSize)
+	}
+	if v := block[0]; v != formatVersion {
+		return 0, corruptf("format version %d, want %d", v, formatVersion)
+	}
+	if m := block[1]; m != modePlain {
+		return 0, corruptf("unknown mode %d", m)
+	}
+	segLog := block[2]
+	if segLog < minSegLog || segLog > maxSegLog {
+		return 0, corruptf("segment size 2^%d outside 2^%d..2^%d", segLog, minSegLog, maxSegLog)
+	}
+	if n == 0 && len(block) != headerSize {
+		return 0, corruptf("%d trailing bytes after an empty block", len(block)-headerSize)
+	}
+	return segLog, nil
+}
+
+// streams decodes every segment of block into the class-sorted planes pl
+// (plane k at pl[k*n:(k+1)*n], class c's stream of counts[c] bytes after
+// those of the classes before it).
+func (d *decoder) streams(pl, block []byte, n, width int, counts []int, segLog uint8) error {
+	segSize := 1 << segLog
 	pos := headerSize
 	for k := width - 1; k >= 0; k-- {
 		plane := pl[k*n : (k+1)*n]
-		for c := 0; c < nctx; c++ {
-			stream := plane[:l.counts[c]]
-			plane = plane[l.counts[c]:]
+		for c, cnt := range counts {
+			stream := plane[:cnt]
+			plane = plane[cnt:]
 			for len(stream) > 0 {
 				seg := stream[:min(segSize, len(stream)):min(segSize, len(stream))]
 				stream = stream[len(seg):]
@@ -90,9 +110,6 @@ func (d *decoder) decode(dst, block []byte, n, width int, ctx []uint8, nctx int)
 	}
 	if pos != len(block) {
 		return corruptf("%d trailing bytes", len(block)-pos)
-	}
-	if !direct {
-		l.merge(dst, pl, n, width, ctx, nctx)
 	}
 	return nil
 }

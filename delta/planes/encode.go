@@ -46,26 +46,36 @@ func (e *encoder) buf(n int) []byte {
 }
 
 func (e *encoder) encode(dst, src []byte, n, width int, ctx []uint8, nctx, level int) ([]byte, error) {
+	l := &e.layout
+	if n > 0 {
+		if bad := l.count(ctx, nctx, n); bad >= 0 {
+			return dst, fmt.Errorf("%w: context class %d not below nctx %d", ErrInvalidArgument, bad, nctx)
+		}
+	}
+	pl := e.buf(n * width)
+	if n > 0 {
+		l.split(pl, src, n, width, ctx, nctx)
+	}
+	return e.streams(dst, pl, n, width, l.counts[:nctx], level), nil
+}
+
+// streams appends the block header and every segment of the class-sorted
+// planes pl (the layout decoder.streams reads) to dst.
+func (e *encoder) streams(dst, pl []byte, n, width int, counts []int, level int) []byte {
 	segLog := e.segLog
 	if segLog == 0 {
 		segLog = defaultSegLog
 	}
 	dst = append(dst, formatVersion, modePlain, segLog)
 	if n == 0 {
-		return dst, nil
+		return dst
 	}
-	l := &e.layout
-	if bad := l.count(ctx, nctx, n); bad >= 0 {
-		return dst[:len(dst)-headerSize], fmt.Errorf("%w: context class %d not below nctx %d", ErrInvalidArgument, bad, nctx)
-	}
-	pl := e.buf(n * width)
-	l.split(pl, src, n, width, ctx, nctx)
 	segSize := 1 << segLog
 	for k := width - 1; k >= 0; k-- {
 		plane := pl[k*n : (k+1)*n]
-		for c := 0; c < nctx; c++ {
-			stream := plane[:l.counts[c]]
-			plane = plane[l.counts[c]:]
+		for _, cnt := range counts {
+			stream := plane[:cnt]
+			plane = plane[cnt:]
 			for len(stream) > 0 {
 				seg := stream[:min(segSize, len(stream))]
 				stream = stream[len(seg):]
@@ -73,7 +83,7 @@ func (e *encoder) encode(dst, src []byte, n, width int, ctx []uint8, nctx, level
 			}
 		}
 	}
-	return dst, nil
+	return dst
 }
 
 // candidate is one coded form of a segment.

@@ -5,7 +5,10 @@
 // huff0, FSE or zstd, chosen from a byte histogram. It is the entropy stage
 // of delta's auto strategy. The byte layout is specified in FORMAT.md.
 //
-// Encode and Decode are safe for concurrent use; per-call state is pooled.
+// EncodeSorted and DecodeSorted take and give the planes already sorted by
+// class, for callers (delta's auto kernels) that fuse the split and merge
+// with their own word transform. All four are safe for concurrent use;
+// per-call state is pooled.
 package planes
 
 import (
@@ -44,16 +47,40 @@ func Encode(dst, src []byte, width int, ctx []uint8, nctx int, level int) ([]byt
 	if err != nil {
 		return dst, err
 	}
-	switch {
-	case level <= 0:
-		level = DefaultLevel
-	case level > 9:
-		level = 9
-	}
 	e := getEncoder()
 	defer putEncoder(e)
 	ctx, nctx = normCtx(ctx, nctx)
-	return e.encode(dst, src, n, width, ctx, nctx, level)
+	return e.encode(dst, src, n, width, ctx, nctx, normLevel(level))
+}
+
+// EncodeSorted is Encode for words the caller has already split into
+// class-sorted planes: plane k (byte k of every word, the words of class 0
+// first, then class 1, …, each class in word order) is pl[k*n:(k+1)*n] with
+// n = len(pl)/width, and counts[c] is the number of words of class c
+// (nil: one class). It produces the same block as Encode given the classes,
+// without the split; callers fuse the split with their own word transform.
+func EncodeSorted(dst, pl []byte, width int, counts []int, level int) ([]byte, error) {
+	n, err := checkSorted(len(pl), width, counts)
+	if err != nil {
+		return dst, err
+	}
+	if counts == nil {
+		counts = []int{n}
+	}
+	e := getEncoder()
+	defer putEncoder(e)
+	return e.streams(dst, pl, n, width, counts, normLevel(level)), nil
+}
+
+// normLevel maps a level argument to 1..9 (0 is DefaultLevel).
+func normLevel(level int) int {
+	switch {
+	case level <= 0:
+		return DefaultLevel
+	case level > 9:
+		return 9
+	}
+	return level
 }
 
 // Decode decodes block into dst, whose length (a multiple of width) the
@@ -70,6 +97,55 @@ func Decode(dst, block []byte, width int, ctx []uint8, nctx int) error {
 	defer putDecoder(d)
 	ctx, nctx = normCtx(ctx, nctx)
 	return d.decode(dst, block, n, width, ctx, nctx)
+}
+
+// DecodeSorted decodes block into class-sorted planes without merging them
+// back into words: on success pl[k*n:(k+1)*n] (n = len(pl)/width) holds byte k
+// of every word, the words in the class-sorted order EncodeSorted takes.
+// counts[c] is the number of words of class c (nil: one class); counts must
+// sum to n. Callers that know each word's class gather the words themselves,
+// fused with their own inverse transform. Errors are as for Decode.
+func DecodeSorted(pl, block []byte, width int, counts []int) error {
+	n, err := checkSorted(len(pl), width, counts)
+	if err != nil {
+		return err
+	}
+	if counts == nil {
+		counts = []int{n}
+	}
+	segLog, err := checkHeader(block, n)
+	if err != nil || n == 0 {
+		return err
+	}
+	d := getDecoder()
+	defer putDecoder(d)
+	return d.streams(pl, block, n, width, counts, segLog)
+}
+
+// checkSorted validates the arguments of the sorted-plane calls and returns
+// the word count.
+func checkSorted(size, width int, counts []int) (int, error) {
+	n, err := checkArgs(size, width, nil, 0)
+	if err != nil {
+		return 0, err
+	}
+	if len(counts) > MaxCtx {
+		return 0, fmt.Errorf("%w: %d classes exceed %d", ErrInvalidArgument, len(counts), MaxCtx)
+	}
+	if counts == nil {
+		return n, nil
+	}
+	sum := 0
+	for c, k := range counts {
+		if k < 0 || k > n-sum {
+			return 0, fmt.Errorf("%w: class %d count %d does not fit %d words", ErrInvalidArgument, c, k, n)
+		}
+		sum += k
+	}
+	if sum != n {
+		return 0, fmt.Errorf("%w: class counts sum to %d, not %d words", ErrInvalidArgument, sum, n)
+	}
+	return n, nil
 }
 
 // checkArgs validates the shape parameters and returns the word count.

@@ -1,0 +1,267 @@
+package delta
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"deltafs/delta/planes"
+)
+
+// Tests of the auto kernels (ctxclass.go, auto_kernels.go, swar.go): every
+// method on every dtype and length, bit-exact with special values, equal to
+// the original per-word model, and safe against wrong references and
+// corrupt class counts.
+
+var kernelLengths = []int{1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 64, 255, 1001, 1024, 4099}
+
+// floatDtypeCases are the dtype cases with float words (context classes apply).
+func floatDtypeCases() []dtypeCase {
+	var out []dtypeCase
+	for _, dc := range dtypeCases {
+		if dc.dt.Kind == 'f' || dc.dt.Kind == 'c' {
+			out = append(out, dc)
+		}
+	}
+	return out
+}
+
+// chunkForms returns the target and reference of a chunk in the form the
+// auto codec takes them, and the shape.
+func chunkForms(dc dtypeCase, td, rd []byte) (wordLayout, kernelShape, []byte, []byte) {
+	l := layoutFor(dc.dt, dc.bf16)
+	c := autoCodec{}
+	_, tw := chunkWords(c, l, td)
+	_, rw := chunkWords(c, l, rd)
+	return l, kernelShape{w: l.width, halves: rawHalves(c, l)}, tw, rw
+}
+
+func TestAutoMethodsWithClasses(t *testing.T) {
+	for _, dc := range floatDtypeCases() {
+		for _, m := range []uint8{autoXOR, autoDiff, autoZigzag} {
+			for _, n := range kernelLengths {
+				t.Run(fmt.Sprintf("%s/m%d/n%d", dc.name, m, n), func(t *testing.T) {
+					td, rd := genPair(dc, n, uint64(n)*3+uint64(m))
+					l, s, tw, rw := chunkForms(dc, td, rd)
+					e := &chunkEnc{l: l, t: tw, r: rw, level: 3, halves: s.halves}
+					payload, err := encodeWithClasses(make([]byte, autoHeaderSize), e, s, m)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got := make([]byte, len(tw))
+					d := &chunkDec{l: l, payload: payload, method: m, r: rw, dst: got, halves: s.halves}
+					if err := (autoCodec{}).decodeChunk(d); err != nil {
+						t.Fatal(err)
+					}
+					if !bytes.Equal(got, tw) {
+						t.Fatal("words differ after the round trip")
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestAutoForcedMethodsChunks runs every method through the chunk path the
+// encoder uses (self-check included) and decodes it back.
+func TestAutoForcedMethodsChunks(t *testing.T) {
+	for _, dc := range dtypeCases {
+		l := layoutFor(dc.dt, dc.bf16)
+		for _, m := range []uint8{autoXOR, autoDiff, autoZigzag, autoAlone} {
+			for _, n := range []int{1, 9, 1001, 4099} {
+				td, rd := genPair(dc, n, uint64(n)+uint64(m))
+				c := autoCodec{force: m + 1}
+				e, payload, err := encodeOneChunk(c, l, td, rd, 0, 3, nil, false)
+				if err != nil {
+					t.Fatalf("%s m%d n%d: %v", dc.name, m, n, err)
+				}
+				if e.method != m && e.method != autoStored {
+					t.Fatalf("%s m%d n%d: chunk method %d", dc.name, m, n, e.method)
+				}
+				var r []byte
+				if e.flags&chunkUsesReference != 0 {
+					_, r = chunkWords(c, l, rd)
+				}
+				got := make([]byte, len(td))
+				if err := decodeWords(c, l, payload, e.method, r, 0, got); err != nil {
+					t.Fatalf("%s m%d n%d: %v", dc.name, m, n, err)
+				}
+				if !bytes.Equal(got, td) {
+					t.Fatalf("%s m%d n%d: round trip differs", dc.name, m, n)
+				}
+			}
+		}
+	}
+}
+
+// TestAutoKernelsMatchModel checks that XOR and ordered-difference chunks
+// are byte for byte what the original per-word code (the model below)
+// wrote, so objects of both encoders decode with either.
+func TestAutoKernelsMatchModel(t *testing.T) {
+	for _, dc := range floatDtypeCases() {
+		for _, m := range []uint8{autoXOR, autoDiff} {
+			for _, n := range []int{5, 1001, 4099} {
+				td, rd := genPair(dc, n, uint64(n)+11)
+				l, s, tw, rw := chunkForms(dc, td, rd)
+				e := &chunkEnc{l: l, t: tw, r: rw, level: 3, halves: s.halves}
+				got, err := encodeWithClasses(make([]byte, autoHeaderSize), e, s, m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The model works on words.
+				if s.halves {
+					tw, rw = wordsOf(td, l), wordsOf(rd, l)
+				}
+				x := make([]byte, len(tw))
+				if m == autoXOR {
+					xorWords(x, tw, rw)
+				} else {
+					diffWords(x, tw, rw, l)
+				}
+				ctx := make([]byte, len(tw)/l.width)
+				base := refCtxBase(rw, l)
+				refContextClasses(ctx, rw, l, base)
+				want := []byte{autoNCtx, 0, 0}
+				binary.LittleEndian.PutUint16(want[1:], base)
+				want, err = planes.Encode(want, x, l.width, ctx, autoNCtx, 3)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Fatalf("%s m%d n%d: kernel payload differs from the model's", dc.name, m, n)
+				}
+			}
+		}
+	}
+}
+
+// TestZigzagCountsChecked decodes zigzag chunks against a wrong reference
+// and with altered class counts: always an error, never a panic.
+func TestZigzagCountsChecked(t *testing.T) {
+	for _, dc := range floatDtypeCases() {
+		for _, n := range []int{7, 1001} {
+			td, rd := genPair(dc, n, uint64(n)+5)
+			l, s, tw, rw := chunkForms(dc, td, rd)
+			e := &chunkEnc{l: l, t: tw, r: rw, level: 3, halves: s.halves}
+			payload, err := encodeWithClasses(make([]byte, autoHeaderSize), e, s, autoZigzag)
+			if err != nil {
+				t.Fatal(err)
+			}
+			decode := func(p, r []byte) error {
+				return (autoCodec{}).decodeChunk(&chunkDec{l: l, payload: p, method: autoZigzag, r: r, dst: make([]byte, len(tw)), halves: s.halves})
+			}
+			// A reference whose exponents differ: flip an exponent bit of
+			// about a third of the bytes.
+			wrong := bytes.Clone(rw)
+			rng := rand.New(rand.NewPCG(uint64(n), 9))
+			for i := range wrong {
+				if rng.IntN(3) == 0 {
+					wrong[i] ^= 0x40
+				}
+			}
+			if err := decode(payload, wrong); err == nil {
+				// Possible only if the classes happen to agree; then the
+				// words differ and the chunk CRC catches it.
+				t.Logf("%s n%d: wrong reference decoded (classes agree)", dc.name, n)
+			}
+			// Move one word from the first non-empty class to another.
+			counts := make([]int, autoNCtx)
+			rest, err := readClassCounts(counts, payload[autoHeaderSize:], n*l.perElem)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for c := range counts {
+				if counts[c] > 0 {
+					counts[c]--
+					counts[(c+1)%autoNCtx]++
+					break
+				}
+			}
+			bad := append([]byte(nil), payload[:autoHeaderSize]...)
+			for _, c := range counts {
+				bad = binary.AppendUvarint(bad, uint64(c))
+			}
+			bad = append(bad, rest...)
+			if err := decode(bad, rw); err == nil {
+				t.Fatalf("%s n%d: altered class counts decoded without error", dc.name, n)
+			}
+			// Counts that do not sum to n.
+			short := append(append([]byte(nil), payload[:autoHeaderSize]...), make([]byte, autoNCtx)...)
+			short = append(short, rest...)
+			if err := decode(short, rw); err == nil {
+				t.Fatalf("%s n%d: zero class counts decoded without error", dc.name, n)
+			}
+		}
+	}
+}
+
+// refCtxBase is the original (per-word) ctx_base rule, kept as the model
+// the kernels are checked against: it picks the exponent of class 1 so that the 15 largest finite
+// exponents of the reference get a class each.
+func refCtxBase(r []byte, l wordLayout) uint16 {
+	var seen [2048]bool // exponents present; 11 exponent bits at most
+	n := len(r) / l.width
+	switch {
+	case l.width == 2 && l.expBits == 5:
+		for i := 0; i < n; i++ {
+			seen[binary.LittleEndian.Uint16(r[2*i:])>>10&0x1f] = true
+		}
+	case l.width == 2:
+		for i := 0; i < n; i++ {
+			seen[binary.LittleEndian.Uint16(r[2*i:])>>7&0xff] = true
+		}
+	case l.width == 4:
+		for i := 0; i < n; i++ {
+			seen[binary.LittleEndian.Uint32(r[4*i:])>>23&0xff] = true
+		}
+	default:
+		for i := 0; i < n; i++ {
+			seen[binary.LittleEndian.Uint64(r[8*i:])>>52&0x7ff] = true
+		}
+	}
+	maxE := 0
+	for e := 1<<l.expBits - 2; e > 0; e-- { // all-ones (inf/NaN) excluded
+		if seen[e] {
+			maxE = e
+			break
+		}
+	}
+	if maxE < autoNCtx-2 {
+		return 0
+	}
+	return uint16(maxE - (autoNCtx - 2))
+}
+
+// refContextClasses is the original per-word class assignment: it sets ctx[i] from the exponent of reference word i.
+func refContextClasses(ctx, r []byte, l wordLayout, base uint16) {
+	var table [2048]byte // exponent → class; 11 exponent bits at most
+	for e := range 1 << l.expBits {
+		if e >= int(base) {
+			table[e] = byte(min(autoNCtx-1, e-int(base)+1))
+		}
+	}
+	switch {
+	case l.width == 2 && l.expBits == 5:
+		r = r[:2*len(ctx)]
+		for i := range ctx {
+			ctx[i] = table[binary.LittleEndian.Uint16(r[2*i:])>>10&0x1f]
+		}
+	case l.width == 2:
+		r = r[:2*len(ctx)]
+		for i := range ctx {
+			ctx[i] = table[binary.LittleEndian.Uint16(r[2*i:])>>7&0xff]
+		}
+	case l.width == 4:
+		r = r[:4*len(ctx)]
+		for i := range ctx {
+			ctx[i] = table[binary.LittleEndian.Uint32(r[4*i:])>>23&0xff]
+		}
+	default:
+		r = r[:8*len(ctx)]
+		for i := range ctx {
+			ctx[i] = table[binary.LittleEndian.Uint64(r[8*i:])>>52&0x7ff]
+		}
+	}
+}
