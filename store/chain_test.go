@@ -3,10 +3,12 @@ package store
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
 	"deltafs/catalog"
+	"deltafs/delta"
 )
 
 // buildChain makes models m0..m{n-1}, each based on the previous one, each
@@ -193,5 +195,31 @@ func TestDedupSkipsAMissingObject(t *testing.T) {
 	s.chunks.Purge()
 	if got := readFile(t, s, "m/b"); !bytes.Equal(got, data) {
 		t.Error("a write deduplicated against a missing object was lost")
+	}
+}
+
+// TestVerifyChecksReferenceLinks: an object's header names the hash of the
+// reference it was encoded against, and verify checks it against the object
+// the catalog names as its reference.
+func TestVerifyChecksReferenceLinks(t *testing.T) {
+	s := newStore(t, Options{})
+	ctx := context.Background()
+	buildChain(t, s, 3)
+	e1, _ := s.catalog.Get(ctx, "m1/w.npy")
+	e2, _ := s.catalog.Get(ctx, "m2/w.npy")
+	rec2, err := s.catalog.Object(ctx, e2.Object)
+	if err != nil || rec2.Ref != e1.Object {
+		t.Fatalf("m2's object ref = %q, %v; want m1's object", rec2.Ref, err)
+	}
+	if err := s.checkReferenceLink(ctx, e2.Object, e1.Object); err != nil {
+		t.Fatalf("true reference: %v", err)
+	}
+	e0, _ := s.catalog.Get(ctx, "m0/w.npy")
+	err = s.checkReferenceLink(ctx, e2.Object, e0.Object)
+	if !errors.Is(err, delta.ErrReferenceMismatch) || !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("wrong reference: err = %v, want ErrReferenceMismatch and ErrCorrupt", err)
+	}
+	if problems, err := s.Verify(ctx, "", nil); err != nil || len(problems) != 0 {
+		t.Fatalf("Verify of a sound store: %v, %v", problems, err)
 	}
 }

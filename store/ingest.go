@@ -217,7 +217,11 @@ func (s *Store) encodeFile(ctx context.Context, p string, pf parsedFile, cfg del
 			if err := s.readObject(ctx, refEntry.Object, 0, refData, 0, readOptions{}); err != nil {
 				return encoded{}, "", fmt.Errorf("reference %s: %w", refEntry.Path, err)
 			}
-			ref = &delta.Tensor{DType: pf.tensor.DType, Shape: pf.tensor.Shape, Fortran: pf.tensor.Fortran, Data: refData}
+			refSum, err := s.objectContentHash(ctx, refEntry.Object)
+			if err != nil {
+				return encoded{}, "", fmt.Errorf("reference %s: %w", refEntry.Path, err)
+			}
+			ref = &delta.Tensor{DType: pf.tensor.DType, Shape: pf.tensor.Shape, Fortran: pf.tensor.Fortran, Data: refData, SHA256: &refSum}
 		}
 	}
 	t := *pf.tensor
@@ -233,6 +237,20 @@ func (s *Store) encodeFile(ctx context.Context, p string, pf parsedFile, cfg del
 		return e, refEntry.Object, nil
 	}
 	return e, "", nil
+}
+
+// objectContentHash returns the SHA-256 of what object id reconstructs to,
+// as its header states, so the encoder need not hash a reference it was
+// handed. The reconstruction was checked chunk by chunk as it was read, and a
+// wrong hash could only make the new object refuse to decode, never serve
+// wrong bytes.
+func (s *Store) objectContentHash(ctx context.Context, id string) ([32]byte, error) {
+	h, err := s.acquire(ctx, id)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	defer s.release(h)
+	return h.obj.Header().ContentHash, nil
 }
 
 // writeObject stores an encoded object durably and returns its record and

@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"deltafs/catalog"
+	"deltafs/delta"
 )
 
 // Problem is one failure found by Verify.
@@ -85,14 +86,6 @@ func (s *Store) Verify(ctx context.Context, path string, progress Progress) ([]P
 // the chain whose file is damaged, with its error ("" when all are sound).
 func (s *Store) checkChain(ctx context.Context, id string, checked map[string]error) (string, error, error) {
 	for depth := 0; id != "" && depth <= maxReferenceDepth; depth++ {
-		oerr, seen := checked[id]
-		if !seen {
-			oerr = s.checkObjectFile(ctx, id)
-			checked[id] = oerr
-		}
-		if oerr != nil {
-			return id, oerr, nil
-		}
 		rec, err := s.catalog.Object(ctx, id)
 		if errors.Is(err, catalog.ErrNotFound) {
 			return "", nil, nil // verifyContent reports the missing record
@@ -100,9 +93,42 @@ func (s *Store) checkChain(ctx context.Context, id string, checked map[string]er
 		if err != nil {
 			return "", nil, err
 		}
+		oerr, seen := checked[id]
+		if !seen {
+			oerr = s.checkObjectFile(ctx, id)
+			if oerr == nil && rec.Ref != "" {
+				oerr = s.checkReferenceLink(ctx, id, rec.Ref)
+			}
+			checked[id] = oerr
+		}
+		if oerr != nil {
+			return id, oerr, nil
+		}
 		id = rec.Ref
 	}
 	return "", nil, nil
+}
+
+// checkReferenceLink checks that object id was encoded against what its
+// catalog reference ref reconstructs to: the reference hash in id's header
+// must equal the content hash in ref's header.
+func (s *Store) checkReferenceLink(ctx context.Context, id, ref string) error {
+	h, err := s.acquire(ctx, id)
+	if err != nil {
+		return corruptError(id, err)
+	}
+	defer s.release(h)
+	r, err := s.acquire(ctx, ref)
+	if err != nil {
+		return nil // the next link of the chain reports ref's own damage
+	}
+	defer s.release(r)
+	hdr, want := h.obj.Header(), r.obj.Header().ContentHash
+	if !hdr.HasReference || hdr.ReferenceHash != want {
+		return corruptError(id, fmt.Errorf("%w: encoded against %x…, its catalog reference %s holds %x…",
+			delta.ErrReferenceMismatch, hdr.ReferenceHash[:8], shortID(ref), want[:8]))
+	}
+	return nil
 }
 
 // fileProblem decodes entry e afresh and returns its one problem, if any.

@@ -1,6 +1,6 @@
 package planes
 
-// Block layout constants; FORMAT.md describes the bytes.
+// Block layout constants; docs/FORMAT.md section 8 describes the bytes.
 const (
 	formatVersion = 1
 

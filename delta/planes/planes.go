@@ -3,7 +3,7 @@
 // streams by a per-word context class, and each stream is cut into segments
 // stored with the best of raw, constant, sparse (fill byte plus exceptions),
 // huff0, FSE or zstd, chosen from a byte histogram. It is the entropy stage
-// of delta's auto strategy. The byte layout is specified in FORMAT.md.
+// of delta's auto strategy. The byte layout is specified in docs/FORMAT.md, section 8.
 //
 // EncodeSorted and DecodeSorted take and give the planes already sorted by
 // class, for callers (delta's auto kernels) that fuse the split and merge

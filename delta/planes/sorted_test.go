@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// sortedPlanes is the model of the class-sorted layout (FORMAT.md): plane
+// sortedPlanes is the model of the class-sorted layout (docs/FORMAT.md §8): plane
 // k of the words stably sorted by class, and the class counts.
 func sortedPlanes(src []byte, width int, ctx []uint8, nctx int) ([]byte, []int) {
 	n := len(src) / width
