@@ -263,6 +263,7 @@ func invBlock32(op uint8, d, r []byte) {
 
 func (p *classPlan) scatter16(p0, p1, x, r []byte, zig bool) {
 	h, tab := &p.cur, &p.table
+	p1 = p1[:len(p0)] // equal lengths: one bounds check covers both
 	r = r[:len(x)]
 	for i := 0; i+8 <= len(x); i += 8 {
 		rv, v := binary.LittleEndian.Uint64(r[i:]), binary.LittleEndian.Uint64(x[i:])
@@ -286,6 +287,10 @@ func (p *classPlan) scatter16(p0, p1, x, r []byte, zig bool) {
 }
 
 func (p *classPlan) gather16(d, p0, p1, r []byte, zig bool) {
+	if zig {
+		p.gather16Zig(d, p0, p1, r)
+		return
+	}
 	h, tab := &p.cur, &p.table
 	r = r[:len(d)]
 	for i := 0; i+8 <= len(d); i += 8 {
@@ -313,6 +318,7 @@ func (p *classPlan) gather16(d, p0, p1, r []byte, zig bool) {
 // on four lanes.
 func (p *classPlan) scatterHalves(p0, p1, x, r []byte, zig bool) {
 	h, tab := &p.cur, &p.table
+	p1 = p1[:len(p0)]
 	r = r[:len(x)]
 	i := 0
 	for ; zig && i+16 <= len(x); i += 16 {
@@ -355,8 +361,12 @@ func (p *classPlan) scatterHalves(p0, p1, x, r []byte, zig bool) {
 // upper halves of two float32 packs.
 func (p *classPlan) gatherHalves(d, p0, p1, r []byte, zig bool) {
 	h, tab := &p.cur, &p.table
+	p1 = p1[:len(p0)]
 	r = r[:len(d)]
 	i := 0
+	if zig {
+		i = p.gatherHalvesZig(d, p0, p1, r)
+	}
 	for ; i+16 <= len(d); i += 16 {
 		ra, rb := binary.LittleEndian.Uint64(r[i:]), binary.LittleEndian.Uint64(r[i+8:])
 		c0, c1, c2, c3 := tab[ra>>23&511], tab[ra>>55&511], tab[rb>>23&511], tab[rb>>55&511]
@@ -394,6 +404,7 @@ func (p *classPlan) gatherHalves(d, p0, p1, r []byte, zig bool) {
 
 func (p *classPlan) scatter32(p0, p1, p2, p3, x, r []byte, zig bool) {
 	h, tab := &p.cur, &p.table
+	p1, p2, p3 = p1[:len(p0)], p2[:len(p0)], p3[:len(p0)]
 	r = r[:len(x)]
 	for i := 0; i+8 <= len(x); i += 8 {
 		rv, v := binary.LittleEndian.Uint64(r[i:]), binary.LittleEndian.Uint64(x[i:])
@@ -411,7 +422,12 @@ func (p *classPlan) scatter32(p0, p1, p2, p3, x, r []byte, zig bool) {
 }
 
 func (p *classPlan) gather32(d, p0, p1, p2, p3, r []byte, zig bool) {
+	if zig {
+		p.gather32Zig(d, p0, p1, p2, p3, r)
+		return
+	}
 	h, tab := &p.cur, &p.table
+	p1, p2, p3 = p1[:len(p0)], p2[:len(p0)], p3[:len(p0)]
 	r = r[:len(d)]
 	for i := 0; i+8 <= len(d); i += 8 {
 		rv := binary.LittleEndian.Uint64(r[i:])
@@ -426,5 +442,79 @@ func (p *classPlan) gather32(d, p0, p1, p2, p3, r []byte, zig bool) {
 			x = unordPack32(addPack32(unzigPack32(x), ordPack32(rv)))
 		}
 		binary.LittleEndian.PutUint64(d[i:], x)
+	}
+}
+
+// gather16Zig is gather16 with the zigzag inverse, specialised: no branch
+// in the loop, and planes of equal length so one bounds check covers both.
+func (p *classPlan) gather16Zig(d, p0, p1, r []byte) {
+	h, tab := &p.cur, &p.table
+	p1 = p1[:len(p0)]
+	r = r[:len(d)]
+	for len(d) >= 8 {
+		rv := binary.LittleEndian.Uint64(r)
+		c0, c1, c2, c3 := tab[rv>>7&511], tab[rv>>23&511], tab[rv>>39&511], tab[rv>>55&511]
+		j0 := h[c0]
+		h[c0] = j0 + 1
+		j1 := h[c1]
+		h[c1] = j1 + 1
+		j2 := h[c2]
+		h[c2] = j2 + 1
+		j3 := h[c3]
+		h[c3] = j3 + 1
+		x := uint64(p0[j0]) | uint64(p1[j0])<<8 | uint64(p0[j1])<<16 | uint64(p1[j1])<<24 |
+			uint64(p0[j2])<<32 | uint64(p1[j2])<<40 | uint64(p0[j3])<<48 | uint64(p1[j3])<<56
+		binary.LittleEndian.PutUint64(d, unordPack16(addPack16(unzigPack16(x), ordPack16(rv))))
+		d, r = d[8:], r[8:]
+	}
+}
+
+// gatherHalvesZig is the four-word loop of gatherHalves with the zigzag
+// inverse, specialised like gather16Zig; it returns the bytes of d done.
+func (p *classPlan) gatherHalvesZig(d, p0, p1, r []byte) int {
+	h, tab := &p.cur, &p.table
+	p1 = p1[:len(p0)]
+	r = r[:len(d)]
+	done := len(d) &^ 15
+	d, r = d[:done], r[:done]
+	for len(d) >= 16 {
+		ra, rb := binary.LittleEndian.Uint64(r), binary.LittleEndian.Uint64(r[8:16])
+		c0, c1, c2, c3 := tab[ra>>23&511], tab[ra>>55&511], tab[rb>>23&511], tab[rb>>55&511]
+		j0 := h[c0]
+		h[c0] = j0 + 1
+		j1 := h[c1]
+		h[c1] = j1 + 1
+		j2 := h[c2]
+		h[c2] = j2 + 1
+		j3 := h[c3]
+		h[c3] = j3 + 1
+		x := uint64(p0[j0]) | uint64(p1[j0])<<8 | uint64(p0[j1])<<16 | uint64(p1[j1])<<24 |
+			uint64(p0[j2])<<32 | uint64(p1[j2])<<40 | uint64(p0[j3])<<48 | uint64(p1[j3])<<56
+		rd := ra>>16&0xffff | ra>>32&0xffff_0000 | (rb>>16&0xffff)<<32 | rb&0xffff_0000_0000_0000
+		x = unordPack16(addPack16(unzigPack16(x), ordPack16(rd)))
+		binary.LittleEndian.PutUint64(d, (x&0xffff)<<16|(x&0xffff_0000)<<32)
+		binary.LittleEndian.PutUint64(d[8:16], (x>>32&0xffff)<<16|(x>>48)<<48)
+		d, r = d[16:], r[16:]
+	}
+	return done
+}
+
+// gather32Zig is gather32 with the zigzag inverse, specialised like
+// gather16Zig.
+func (p *classPlan) gather32Zig(d, p0, p1, p2, p3, r []byte) {
+	h, tab := &p.cur, &p.table
+	p1, p2, p3 = p1[:len(p0)], p2[:len(p0)], p3[:len(p0)]
+	r = r[:len(d)]
+	for len(d) >= 8 {
+		rv := binary.LittleEndian.Uint64(r)
+		c0, c1 := tab[rv>>23&511], tab[rv>>55&511]
+		j0 := h[c0]
+		h[c0] = j0 + 1
+		j1 := h[c1]
+		h[c1] = j1 + 1
+		x := uint64(p0[j0]) | uint64(p1[j0])<<8 | uint64(p2[j0])<<16 | uint64(p3[j0])<<24 |
+			uint64(p0[j1])<<32 | uint64(p1[j1])<<40 | uint64(p2[j1])<<48 | uint64(p3[j1])<<56
+		binary.LittleEndian.PutUint64(d, unordPack32(addPack32(unzigPack32(x), ordPack32(rv))))
+		d, r = d[8:], r[8:]
 	}
 }

@@ -26,7 +26,8 @@ const (
 const (
 	autoNCtx       = 16
 	autoHeaderSize = 3    // u8 nctx, u16 ctx_base
-	autoSample     = 8192 // words sampled for the candidate estimate
+	autoSample     = 4096 // words sampled for the candidate estimate
+	autoSampleRun  = 64   // consecutive words per sampled run
 )
 
 type autoCodec struct {
@@ -255,33 +256,37 @@ func readClassCounts(counts []int, b []byte, n int) ([]byte, error) {
 // pickCandidate estimates, from byte histograms of a sample of the words,
 // which transform codes smallest: XOR, ordered difference, its zigzag, or
 // the words alone. Ties go to the earlier candidate; a later one must win by
-// 0.5 % (XOR is the cheapest transform, alone needs no reference).
+// 0.5 % (XOR is the cheapest transform, alone needs no reference). The
+// sample is runs of autoSampleRun consecutive words spread evenly over the
+// chunk: whole cache lines, read once.
 func pickCandidate(t, r []byte, l wordLayout, s kernelShape) uint8 {
 	w, rw := l.width, s.raw()
 	n := len(t) / rw
-	stride := max(1, n/autoSample)
+	stride := max(autoSampleRun, n/(autoSample/autoSampleRun))
 	candidates := [...]uint8{autoXOR, autoZigzag, autoDiff, autoAlone}
 	var hist [len(candidates)][8][256]uint32
 	sign := l.signBit()
 	bitsW := uint(8 * w)
 	samples := 0
-	for i := 0; i < n; i += stride {
-		tv, rv := getWord(t, rw, i), getWord(r, rw, i)
-		if s.halves {
-			tv, rv = tv>>16, rv>>16
+	for run := 0; run < n; run += stride {
+		for i := run; i < min(run+autoSampleRun, n); i++ {
+			tv, rv := getWord(t, rw, i), getWord(r, rw, i)
+			if s.halves {
+				tv, rv = tv>>16, rv>>16
+			}
+			xv := tv ^ rv
+			dv := ord64(tv, sign, l.float) - ord64(rv, sign, l.float)
+			sd := int64(dv<<(64-bitsW)) >> (64 - bitsW) // sign-extended difference
+			zv := uint64(sd<<1) ^ uint64(sd>>63)
+			for k := 0; k < w; k++ {
+				sh := 8 * k
+				hist[0][k][byte(xv>>sh)]++
+				hist[1][k][byte(zv>>sh)]++
+				hist[2][k][byte(dv>>sh)]++
+				hist[3][k][byte(tv>>sh)]++
+			}
+			samples++
 		}
-		xv := tv ^ rv
-		dv := ord64(tv, sign, l.float) - ord64(rv, sign, l.float)
-		sd := int64(dv<<(64-bitsW)) >> (64 - bitsW) // sign-extended difference
-		zv := uint64(sd<<1) ^ uint64(sd>>63)
-		for k := 0; k < w; k++ {
-			sh := 8 * k
-			hist[0][k][byte(xv>>sh)]++
-			hist[1][k][byte(zv>>sh)]++
-			hist[2][k][byte(dv>>sh)]++
-			hist[3][k][byte(tv>>sh)]++
-		}
-		samples++
 	}
 	best, bestBits := uint8(autoXOR), math.Inf(1)
 	for c, m := range candidates {
