@@ -156,7 +156,7 @@ func serve(ctx context.Context, dir string, backend nodeBackend, opts MountOptio
 		case <-m.done:
 		}
 	}()
-	logger.Info("mounted", "dir", abs, "read_only", opts.ReadOnly)
+	logger.Debug("mounted", "dir", abs, "read_only", opts.ReadOnly)
 	return m, nil
 }
 
