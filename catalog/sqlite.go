@@ -159,7 +159,36 @@ func (c *sqliteCatalog) migrate(ctx context.Context) error {
 // Close releases the catalog.
 func (c *sqliteCatalog) Close() error {
 	c.stmts.close()
-	return c.db.Close()
+	err := errors.Join(c.checkpoint(), c.db.Close())
+	// database/sql may still be closing a connection its opener goroutine
+	// was opening when Close was called; wait for it (briefly), so that the
+	// last connection has closed, and SQLite removed its WAL files, when
+	// Close returns.
+	for deadline := time.Now().Add(2 * time.Second); c.db.Stats().OpenConnections > 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	return err
+}
+
+// checkpoint moves the WAL into the database file while this handle still
+// owns its connections, rather than leaving it to whichever connection
+// happens to close last (which left it behind now and then). It waits at
+// most a second for another process's readers; with nothing in the WAL it
+// writes nothing.
+func (c *sqliteCatalog) checkpoint() error {
+	ctx := context.Background()
+	conn, err := c.db.Conn(ctx)
+	if err != nil {
+		return mapErr("checkpoint", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = 1000"); err != nil {
+		return mapErr("checkpoint", err)
+	}
+	if _, err := conn.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		return mapErr("checkpoint", err)
+	}
+	return nil
 }
 
 // Update runs fn in one BEGIN IMMEDIATE transaction, committed when fn
