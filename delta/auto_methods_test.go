@@ -96,12 +96,13 @@ func TestAutoForcedMethodsChunks(t *testing.T) {
 	}
 }
 
-// TestAutoKernelsMatchModel checks that XOR and ordered-difference chunks
+// TestAutoKernelsMatchModel checks that chunks of every method with classes
 // are byte for byte what the original per-word code (the model below)
-// wrote, so objects of both encoders decode with either.
+// wrote, so objects of both encoders decode with either (zigzag: the
+// per-word transform of transform.go, its class counts before the block).
 func TestAutoKernelsMatchModel(t *testing.T) {
 	for _, dc := range floatDtypeCases() {
-		for _, m := range []uint8{autoXOR, autoDiff} {
+		for _, m := range []uint8{autoXOR, autoDiff, autoZigzag} {
 			for _, n := range []int{5, 1001, 4099} {
 				td, rd := genPair(dc, n, uint64(n)+11)
 				l, s, tw, rw := chunkForms(dc, td, rd)
@@ -115,16 +116,28 @@ func TestAutoKernelsMatchModel(t *testing.T) {
 					tw, rw = wordsOf(td, l), wordsOf(rd, l)
 				}
 				x := make([]byte, len(tw))
-				if m == autoXOR {
+				switch m {
+				case autoXOR:
 					xorWords(x, tw, rw)
-				} else {
+				case autoDiff:
 					diffWords(x, tw, rw, l)
+				default:
+					zigzagWords(x, tw, rw, l)
 				}
 				ctx := make([]byte, len(tw)/l.width)
 				base := refCtxBase(rw, l)
 				refContextClasses(ctx, rw, l, base)
 				want := []byte{autoNCtx, 0, 0}
 				binary.LittleEndian.PutUint16(want[1:], base)
+				if m == autoZigzag { // the class counts precede the block
+					var counts [autoNCtx]int
+					for _, c := range ctx {
+						counts[c]++
+					}
+					for _, c := range counts {
+						want = binary.AppendUvarint(want, uint64(c))
+					}
+				}
 				want, err = planes.Encode(want, x, l.width, ctx, autoNCtx, 3)
 				if err != nil {
 					t.Fatal(err)
@@ -262,6 +275,95 @@ func refContextClasses(ctx, r []byte, l wordLayout, base uint16) {
 		r = r[:8*len(ctx)]
 		for i := range ctx {
 			ctx[i] = table[binary.LittleEndian.Uint64(r[8*i:])>>52&0x7ff]
+		}
+	}
+}
+
+// withExponent returns a copy of the reference words rw (shape s, layout
+// l) with every word's exponent field set to e: all words in one class.
+func withExponent(rw []byte, l wordLayout, s kernelShape, e uint64) []byte {
+	out := bytes.Clone(rw)
+	at := uint(l.mantBits)
+	if s.halves {
+		at += 16
+	}
+	field := uint64(1)<<l.expBits - 1
+	for i := range len(out) / s.raw() {
+		v := getWord(out, s.raw(), i)
+		putWord(out, s.raw(), i, v&^(field<<at)|e<<at)
+	}
+	return out
+}
+
+// TestZigzagSingleClass round-trips zigzag chunks whose reference words all
+// fall in one class (the lowest, a middle one, the highest), at lengths
+// that leave no, some and only words outside the pack loops.
+func TestZigzagSingleClass(t *testing.T) {
+	for _, dc := range floatDtypeCases() {
+		for _, n := range kernelLengths {
+			td, rd := genPair(dc, n, uint64(n)+17)
+			l, s, tw, rw := chunkForms(dc, td, rd)
+			maxE := uint64(1)<<l.expBits - 2 // largest finite exponent
+			for _, e := range []uint64{0, maxE / 2, maxE} {
+				ref := withExponent(rw, l, s, e)
+				enc := &chunkEnc{l: l, t: tw, r: ref, level: 3, halves: s.halves}
+				payload, err := encodeWithClasses(make([]byte, autoHeaderSize), enc, s, autoZigzag)
+				if err != nil {
+					t.Fatal(err)
+				}
+				counts := make([]int, autoNCtx)
+				if _, err := readClassCounts(counts, payload[autoHeaderSize:], len(tw)/s.raw()); err != nil {
+					t.Fatal(err)
+				}
+				if nz := len(counts) - countZero(counts); nz != 1 {
+					t.Fatalf("%s n%d e%d: %d classes used, want 1", dc.name, n, e, nz)
+				}
+				got := make([]byte, len(tw))
+				d := &chunkDec{l: l, payload: payload, method: autoZigzag, r: ref, dst: got, halves: s.halves}
+				if err := (autoCodec{}).decodeChunk(d); err != nil {
+					t.Fatalf("%s n%d e%d: %v", dc.name, n, e, err)
+				}
+				if !bytes.Equal(got, tw) {
+					t.Fatalf("%s n%d e%d: words differ after the round trip", dc.name, n, e)
+				}
+			}
+		}
+	}
+}
+
+// countZero returns the number of empty classes.
+func countZero(counts []int) int {
+	z := 0
+	for _, c := range counts {
+		if c == 0 {
+			z++
+		}
+	}
+	return z
+}
+
+// TestZigzagWrongClassesBounded decodes zigzag chunks against a reference
+// whose words all fall in another class than the stored counts say: every
+// cursor runs past its class (up to the whole slack), which must end in an
+// error, never a read outside the buffer or a panic.
+func TestZigzagWrongClassesBounded(t *testing.T) {
+	for _, dc := range floatDtypeCases() {
+		for _, n := range kernelLengths {
+			td, rd := genPair(dc, n, uint64(n)+23)
+			l, s, tw, rw := chunkForms(dc, td, rd)
+			maxE := uint64(1)<<l.expBits - 2
+			low, high := withExponent(rw, l, s, 0), withExponent(rw, l, s, maxE)
+			for _, pair := range [][2][]byte{{low, high}, {high, low}} {
+				enc := &chunkEnc{l: l, t: tw, r: pair[0], level: 3, halves: s.halves}
+				payload, err := encodeWithClasses(make([]byte, autoHeaderSize), enc, s, autoZigzag)
+				if err != nil {
+					t.Fatal(err)
+				}
+				d := &chunkDec{l: l, payload: payload, method: autoZigzag, r: pair[1], dst: make([]byte, len(tw)), halves: s.halves}
+				if err := (autoCodec{}).decodeChunk(d); err == nil {
+					t.Fatalf("%s n%d: a reference of another class decoded without error", dc.name, n)
+				}
+			}
 		}
 	}
 }

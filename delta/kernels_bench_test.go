@@ -59,12 +59,11 @@ func BenchmarkKernels(b *testing.B) {
 			name := fmt.Sprintf("%s/cold=%v", kc.name, cold)
 			run := func(what string, fn func(k int)) {
 				b.Run(name+"/"+what, func(b *testing.B) {
-					b.SetBytes(chunk)
 					k := 0
-					for b.Loop() {
+					loop(b, chunk, func() {
 						fn(k)
 						k = (k + chunk) % total
-					}
+					})
 				})
 			}
 			run("copy-baseline", func(k int) { copy(dst[k:k+chunk], tgt[k:k+chunk]) })

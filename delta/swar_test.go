@@ -59,6 +59,16 @@ func TestPackTransforms(t *testing.T) {
 				if back != tp {
 					t.Fatalf("%d-bit op %d: inv(fwd(%#x, %#x)) = %#x", bits, op, tp, rp, back)
 				}
+				if op == autoZigzag {
+					// The fused forms the kernels use.
+					fz, iz := fwdZigPack16(tp, rp), invZigPack16(x, rp)
+					if bits == 32 {
+						fz, iz = fwdZigPack32(tp, rp), invZigPack32(x, rp)
+					}
+					if fz != x || iz != tp {
+						t.Fatalf("%d-bit fused zigzag of (%#x, %#x): fwd %#x inv %#x, want %#x %#x", bits, tp, rp, fz, iz, x, tp)
+					}
+				}
 				for k := range lanesN {
 					got := x >> (uint(k) * bits) & mask
 					if want := scalarFwd(op, tl[k], rl[k], bits); got != want {
@@ -77,6 +87,31 @@ func TestPackTransforms(t *testing.T) {
 				if back := inv64(op, fwd64(op, v, r), r); back != v {
 					t.Fatalf("64-bit op %d: round trip %#x → %#x", op, v, back)
 				}
+			}
+		}
+	}
+}
+
+// TestFusedZigzag16AllWords checks the fused 16-bit zigzag forms on every
+// target word against special and random references, lane by lane.
+func TestFusedZigzag16AllWords(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	refs := specialBits(2)
+	for range 64 {
+		refs = append(refs, uint64(rng.Uint32()&0xffff))
+	}
+	for _, r := range refs {
+		rp := r * lo16 // r in every lane
+		for v := uint64(0); v < 1<<16; v += 4 {
+			tp := v | (v+1)<<16 | (v+2)<<32 | (v+3)<<48
+			x := fwdZigPack16(tp, rp)
+			for k := range uint(4) {
+				if got, want := x>>(16*k)&0xffff, scalarFwd(autoZigzag, tp>>(16*k)&0xffff, r, 16); got != want {
+					t.Fatalf("fwd(%#x, %#x) = %#x, want %#x", tp>>(16*k)&0xffff, r, got, want)
+				}
+			}
+			if back := invZigPack16(x, rp); back != tp {
+				t.Fatalf("inv(fwd(%#x, %#x)) = %#x", tp, rp, back)
 			}
 		}
 	}
