@@ -138,10 +138,7 @@ func (d *decoder) decodeSegment(seg, in []byte) (int, error) {
 		if len(in) < 1 {
 			return 0, segError("truncated constant segment")
 		}
-		b := in[0]
-		for i := range seg {
-			seg[i] = b
-		}
+		fill(seg, in[0])
 		return 2, nil
 	case methodHuff1X, methodHuff4X, methodFSE, methodZstd, methodSparse:
 	default:
@@ -224,6 +221,23 @@ func zstdDecode(seg, payload []byte) error {
 		return err
 	}
 	return placeOutput(seg, out, "zstd")
+}
+
+// fill sets every byte of b to v: a clear for zero, otherwise one store
+// and copies that double the filled prefix, which run at memmove speed (a
+// byte loop with a non-zero value is not turned into a memset).
+func fill(b []byte, v byte) {
+	if v == 0 {
+		clear(b)
+		return
+	}
+	if len(b) == 0 {
+		return
+	}
+	b[0] = v
+	for i := 1; i < len(b); i *= 2 {
+		copy(b[i:], b[:i])
+	}
 }
 
 // placeOutput checks a decoder's output has the segment's length and lies in

@@ -1,6 +1,7 @@
 package planes
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"sync"
@@ -97,13 +98,17 @@ func (c candidate) size() int {
 	return 1 + uvarintLen(uint64(len(c.payload))) + len(c.payload)
 }
 
-// encodeSegment appends the smallest coding of seg that the level allows.
+// encodeSegment appends the smallest coding of seg (non-empty) that the
+// level allows.
 func (e *encoder) encodeSegment(dst, seg []byte, level int) []byte {
-	st := &e.stats
-	st.measure(seg)
-	if st.distinct == 1 {
+	// A constant segment (common in the high planes) is found by comparing
+	// it with itself shifted by one byte, at memequal speed; a segment that
+	// is not constant usually fails within a few bytes.
+	if bytes.Equal(seg[1:], seg[:len(seg)-1]) {
 		return append(dst, byte(methodConst), seg[0])
 	}
+	st := &e.stats
+	st.measure(seg)
 	n := len(seg)
 	rawSize := 1 + n
 	best := candidate{m: methodRaw}
@@ -114,10 +119,9 @@ func (e *encoder) encodeSegment(dst, seg []byte, level int) []byte {
 		}
 	}
 
-	est := st.shannonBytes(n)
 	excess := st.excessRepeats(n)
 	// A huff0 table costs up to ~130 bytes; below ~3% gain coding does not pay.
-	entropyPays := est+64 < float64(n)*0.97
+	entropyPays := st.entropyPays(n)
 	if entropyPays {
 		// When one byte dominates, huff0 wastes up to a bit per symbol; the
 		// sparse method (fast to decode) and FSE (fractional bits, but slow

@@ -62,6 +62,14 @@ func FuzzRoundTrip(f *testing.F) {
 	f.Add([]byte("hello, planes"), uint8(1), uint8(0), uint8(6))
 	f.Add(bytes.Repeat([]byte{0, 0, 0, 1}, 500), uint8(4), uint8(3), uint8(9))
 	f.Add(make([]byte, 4000), uint8(2), uint8(0), uint8(1))
+	// Sparse segments: exceptions after runs longer than 255 fill bytes, at
+	// and off 32-byte boundaries, and a constant plane beside them.
+	sparse := make([]byte, 20000)
+	for i := 0; i < len(sparse); i += 300 + i%7 {
+		sparse[i] = byte(1 + i%5)
+	}
+	f.Add(sparse, uint8(1), uint8(0), uint8(6))
+	f.Add(sparse, uint8(2), uint8(2), uint8(3))
 	f.Fuzz(func(t *testing.T, data []byte, width, nctx, level uint8) {
 		w := int(width%MaxWidth) + 1
 		data = data[:len(data)/w*w]

@@ -1,6 +1,9 @@
 package planes
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // The sparse method stores a segment dominated by one byte value v as the
 // positions and values of the other bytes: payload = v, uvarint k (number
@@ -15,24 +18,50 @@ import "encoding/binary"
 // exception plus one 255-escape per 255 skipped bytes.
 func maxGapLen(l int) int { return l + l/255 + 1 }
 
-// sparseSplit fills e.gaps and e.vals for seg with fill byte v.
+// sparseSplit fills e.gaps and e.vals for seg with fill byte v. It scans 32
+// bytes at a time: blocks holding only v are skipped whole, and the
+// exceptions of the others are located by the trailing zeros of each 8-byte
+// word XOR v; the last len(seg)%32 bytes are checked one by one.
 func (e *encoder) sparseSplit(seg []byte, v byte) {
 	gaps, vals := e.gaps[:0], e.vals[:0]
-	run := 0
-	for _, b := range seg {
-		if b == v {
-			run++
+	next := 0 // position after the last exception
+	v8 := uint64(v) * 0x0101010101010101
+	i := 0
+	for ; i+32 <= len(seg); i += 32 {
+		w := seg[i : i+32]
+		x0 := binary.LittleEndian.Uint64(w) ^ v8
+		x1 := binary.LittleEndian.Uint64(w[8:]) ^ v8
+		x2 := binary.LittleEndian.Uint64(w[16:]) ^ v8
+		x3 := binary.LittleEndian.Uint64(w[24:]) ^ v8
+		if x0|x1|x2|x3 == 0 {
 			continue
 		}
-		for run >= 255 {
-			gaps = append(gaps, 255)
-			run -= 255
+		for j, x := range [4]uint64{x0, x1, x2, x3} {
+			for x != 0 {
+				k := bits.TrailingZeros64(x) / 8
+				p := i + 8*j + k
+				gaps, vals = sparseAppend(gaps, vals, p-next, seg[p])
+				next = p + 1
+				x &^= 0xff << (8 * k)
+			}
 		}
-		gaps = append(gaps, byte(run))
-		vals = append(vals, b)
-		run = 0
+	}
+	for ; i < len(seg); i++ {
+		if seg[i] != v {
+			gaps, vals = sparseAppend(gaps, vals, i-next, seg[i])
+			next = i + 1
+		}
 	}
 	e.gaps, e.vals = gaps, vals
+}
+
+// sparseAppend appends the gap bytes of an exception b preceded by run fill
+// bytes, and b itself.
+func sparseAppend(gaps, vals []byte, run int, b byte) ([]byte, []byte) {
+	for ; run >= 255; run -= 255 {
+		gaps = append(gaps, 255)
+	}
+	return append(gaps, byte(run)), append(vals, b)
 }
 
 // sparseCode returns the sparse payload of seg in e.sbuf.
@@ -57,7 +86,7 @@ func (e *encoder) encodeNested(dst, data []byte) []byte {
 	if st.distinct == 1 {
 		return append(dst, byte(methodConst), data[0])
 	}
-	if st.shannonBytes(len(data))+64 < float64(len(data))*0.97 {
+	if st.entropyPays(len(data)) {
 		if p, m := huffmanWith(&e.nestedHuff, data); p != nil && 1+uvarintLen(uint64(len(p)))+len(p) < 1+len(data) {
 			dst = append(dst, byte(m))
 			dst = binary.AppendUvarint(dst, uint64(len(p)))
@@ -104,9 +133,7 @@ func (d *decoder) decodeSparse(seg, payload []byte) error {
 	if used != len(in) {
 		return segError("trailing bytes in sparse payload")
 	}
-	for i := range seg {
-		seg[i] = v
-	}
+	fill(seg, v)
 	pos, vi := 0, 0
 	for _, gap := range gaps {
 		pos += int(gap)

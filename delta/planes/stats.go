@@ -1,6 +1,9 @@
 package planes
 
-import "math"
+import (
+	"math"
+	"sync"
+)
 
 // segStats summarises one segment for the method choice.
 type segStats struct {
@@ -59,6 +62,51 @@ func (s *segStats) shannonBytes(n int) float64 {
 	}
 	return bits / 8
 }
+
+// entropyPays reports whether order-0 entropy coding can gain on the
+// segment: its Shannon bound plus 64 bytes (about a huff0 table) is below
+// 97 % of its n bytes. The answer is exactly that of
+// shannonBytes(n)+64 < 0.97n (the encoder's output depends on it), but it is
+// read from fastShannonBytes, which differs from shannonBytes by rounding
+// only (far below 1e-3 bytes), unless that is within a byte of the limit.
+func (s *segStats) entropyPays(n int) bool {
+	limit := float64(n) * 0.97
+	est := s.fastShannonBytes(n) + 64
+	if est < limit-1 {
+		return true
+	}
+	if est > limit+1 {
+		return false
+	}
+	return s.shannonBytes(n)+64 < limit
+}
+
+// fastShannonBytes is shannonBytes as (n·log2 n − Σ c·log2 c) / 8, with
+// c·log2 c from a table for the common small counts.
+func (s *segStats) fastShannonBytes(n int) float64 {
+	tab := xlog2Table()
+	sum := 0.0
+	for _, c := range s.hist {
+		if c < uint32(len(tab)) {
+			sum += tab[c]
+		} else {
+			f := float64(c)
+			sum += f * math.Log2(f)
+		}
+	}
+	total := float64(n)
+	return (total*math.Log2(total) - sum) / 8
+}
+
+// xlog2Table holds c·log2 c for small c (0 for c = 0).
+var xlog2Table = sync.OnceValue(func() *[4096]float64 {
+	var t [4096]float64
+	for c := 1; c < len(t); c++ {
+		f := float64(c)
+		t[c] = f * math.Log2(f)
+	}
+	return &t
+})
 
 // excessRepeats is how much more often a byte repeats its predecessor than an
 // independent source with the same histogram would: a hint that an LZ coder
