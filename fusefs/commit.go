@@ -44,17 +44,23 @@ func (n *fileNode) truncate(ctx context.Context, size int64, commitNow bool) sys
 // one more writer.
 func (n *fileNode) acquireStage(ctx context.Context, trunc bool) (*stagingFile, syscall.Errno) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.stage != nil {
-		if trunc {
-			if err := n.stage.truncate(0); err != nil {
-				return nil, n.fsys.errno("truncate", n.stage.f.Name(), err)
-			}
-			n.stage.dirty = true
-		}
+	if st := n.stage; st != nil {
 		n.writers++
-		return n.stage, 0
+		n.mu.Unlock()
+		if trunc {
+			// Not under n.mu: a truncate waits for a commit in progress,
+			// which takes n.mu when it ends.
+			if err := st.truncate(0); err != nil {
+				n.releaseStage(ctx)
+				return nil, n.fsys.errno("truncate", st.f.Name(), err)
+			}
+			n.mu.Lock()
+			st.dirty = true
+			n.mu.Unlock()
+		}
+		return st, 0
 	}
+	defer n.mu.Unlock()
 	st, err := newStagingFile(n.fsys.backend.StagingDir())
 	if err != nil {
 		return nil, n.fsys.errno("create staging file", n.fsys.backend.StagingDir(), err)
@@ -65,6 +71,8 @@ func (n *fileNode) acquireStage(ctx context.Context, trunc bool) (*stagingFile, 
 			st.discard()
 			return nil, syscall.ENOENT
 		}
+		// Written past the hash's back: the store hashes it at commit.
+		st.hash.invalidate()
 		if err := n.copyCommitted(ctx, path, st.f); err != nil {
 			st.discard()
 			return nil, n.fsys.errno("copy to staging", path, err)
@@ -160,7 +168,7 @@ func (n *fileNode) commit(ctx context.Context, syncNotify bool) syscall.Errno {
 	n.mu.Unlock()
 
 	start := time.Now()
-	fi, err := n.ingest(ctx, path, st.f)
+	fi, err := n.ingest(ctx, path, st)
 	n.fsys.log.Debug("commit", "path", path, "bytes", fi.Size, "stored", fi.StoredSize,
 		"strategy", fi.Strategy, "base", fi.Base, "took", time.Since(start), "err", err)
 	n.mu.Lock()
@@ -186,13 +194,18 @@ func (n *fileNode) commit(ctx context.Context, syncNotify bool) syscall.Errno {
 }
 
 // ingest hands the staged content to the core.
-func (n *fileNode) ingest(ctx context.Context, path string, f *os.File) (store.FileInfo, error) {
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
+func (n *fileNode) ingest(ctx context.Context, path string, st *stagingFile) (store.FileInfo, error) {
+	if _, err := st.f.Seek(0, io.SeekStart); err != nil {
 		return store.FileInfo{}, fmt.Errorf("rewind staging file: %w", err)
 	}
 	n.mu.Lock()
 	mode := n.mode // 0: the store keeps the replaced file's mode, or gives 0644
 	n.mu.Unlock()
 	opts := store.IngestOptions{Strategy: n.fsys.opts.Strategy, AllowLossy: n.fsys.opts.AllowLossy, Mode: mode}
-	return n.fsys.backend.Ingest(detach(ctx), path, f, opts)
+	// No change of the file while the store reads it: the hash computed as
+	// it was written is then the hash of what the store reads.
+	st.gate.Lock()
+	defer st.gate.Unlock()
+	opts.Content = st.contentSum()
+	return n.fsys.backend.Ingest(detach(ctx), path, st.f, opts)
 }

@@ -75,7 +75,7 @@ func (h *writeHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Re
 // Write writes into the staging file.
 func (h *writeHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	h.markDirty()
-	k, err := h.stage.f.WriteAt(data, off)
+	k, err := h.stage.writeAt(data, off)
 	if err != nil {
 		return uint32(k), h.node.fsys.errno("write staging", h.stage.f.Name(), err)
 	}
@@ -110,7 +110,7 @@ func (h *writeHandle) Release(ctx context.Context) syscall.Errno {
 // Allocate preallocates (or punches) space in the staging file.
 func (h *writeHandle) Allocate(ctx context.Context, off, size uint64, mode uint32) syscall.Errno {
 	h.markDirty()
-	if err := unix.Fallocate(int(h.stage.f.Fd()), mode, int64(off), int64(size)); err != nil {
+	if err := h.stage.allocate(int64(off), int64(size), mode); err != nil {
 		return h.node.fsys.errno("fallocate", h.stage.f.Name(), err)
 	}
 	return 0

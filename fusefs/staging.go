@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
 
 	"deltafs/store"
 )
@@ -18,14 +19,21 @@ type stagingFile struct {
 	mu    sync.Mutex
 	dirty bool      // guarded by the node's mu
 	mtime time.Time // guarded by mu
+
+	// gate orders changes of the file against commits: every change holds
+	// it shared, a commit exclusively while it reads the file, so what a
+	// commit reads is what hash has seen.
+	gate sync.RWMutex
+	hash *seqHasher
 }
 
+// newStagingFile creates an empty staging file in dir.
 func newStagingFile(dir string) (*stagingFile, error) {
 	f, err := os.CreateTemp(dir, "fuse-*.stage")
 	if err != nil {
 		return nil, err
 	}
-	return &stagingFile{f: f, mtime: time.Now()}, nil
+	return &stagingFile{f: f, mtime: time.Now(), hash: newSeqHasher(f)}, nil
 }
 
 func (s *stagingFile) touch() {
@@ -34,13 +42,49 @@ func (s *stagingFile) touch() {
 	s.mu.Unlock()
 }
 
+// writeAt writes data at off, keeping the content hash in step.
+func (s *stagingFile) writeAt(data []byte, off int64) (int, error) {
+	s.gate.RLock()
+	defer s.gate.RUnlock()
+	k, err := s.f.WriteAt(data, off)
+	if err != nil {
+		s.hash.invalidate()
+		return k, err
+	}
+	s.hash.noteWrite(off, int64(k))
+	return k, nil
+}
+
+// allocate preallocates (or punches) space; the content hash gives up.
+func (s *stagingFile) allocate(off, size int64, mode uint32) error {
+	s.gate.RLock()
+	defer s.gate.RUnlock()
+	s.hash.invalidate()
+	return unix.Fallocate(int(s.f.Fd()), mode, off, size)
+}
+
 func (s *stagingFile) truncate(size int64) error {
 	s.touch()
-	return s.f.Truncate(size)
+	s.gate.RLock()
+	defer s.gate.RUnlock()
+	if err := s.f.Truncate(size); err != nil {
+		s.hash.invalidate()
+		return err
+	}
+	s.hash.noteTruncate(size)
+	return nil
+}
+
+// contentSum returns the hash of the whole content when the file was
+// written sequentially from its start, else nil. The caller holds gate
+// exclusively.
+func (s *stagingFile) contentSum() *store.ContentSum {
+	return s.hash.sum()
 }
 
 // discard closes and removes the staging file.
 func (s *stagingFile) discard() {
+	s.hash.invalidate()
 	s.f.Close()
 	os.Remove(s.f.Name())
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"testing"
 
 	"deltafs/catalog"
@@ -221,5 +222,50 @@ func TestVerifyChecksReferenceLinks(t *testing.T) {
 	}
 	if problems, err := s.Verify(ctx, "", nil); err != nil || len(problems) != 0 {
 		t.Fatalf("Verify of a sound store: %v, %v", problems, err)
+	}
+}
+
+// A tensor of a fine-tune equal to its base's (a frozen layer) is stored
+// as the base's object, although its reference is being decoded while its
+// content is hashed; a failure of that speculative decode is not the
+// ingest's. A changed tensor still becomes a delta.
+func TestFrozenTensorDedupsAgainstItsBase(t *testing.T) {
+	s := newStore(t, Options{})
+	ctx := context.Background()
+	mustMkdir(t, s, "b")
+	mustMkdir(t, s, "f")
+	if err := s.SetBase(ctx, "f", "b"); err != nil {
+		t.Fatal(err)
+	}
+	w := weights(51, 300000)
+	frozen := makeNPY(t, "<f4", []int64{300000}, f32bytes(w))
+	ingestBytes(t, s, "b/w.npy", frozen)
+	ingestBytes(t, s, "b/v.npy", makeNPY(t, "<f4", []int64{300000}, f32bytes(weights(52, 300000))))
+	fb, _ := s.catalog.Get(ctx, "b/w.npy")
+	ff := ingestBytes(t, s, "f/w.npy", frozen)
+	ef, _ := s.catalog.Get(ctx, "f/w.npy")
+	if ef.Object != fb.Object {
+		t.Errorf("frozen tensor stored as %s, want the base's %s", shortID(ef.Object), shortID(fb.Object))
+	}
+	if ff.Base != "" {
+		t.Errorf("frozen tensor reported as a delta against %q", ff.Base)
+	}
+	// The base's other tensor loses its object file: decoding it as a
+	// reference fails, which must not fail a tensor that deduplicates.
+	ev, _ := s.catalog.Get(ctx, "b/v.npy")
+	if err := os.Remove(objectFile(t, s, ev.Object)); err != nil {
+		t.Fatal(err)
+	}
+	s.handles.forget(ev.Object)
+	s.chunks.Purge()
+	if _, err := tryIngest(s, "f/v.npy", frozen, IngestOptions{}); err != nil {
+		t.Errorf("deduplicating tensor with a broken reference candidate: %v", err)
+	}
+	tuned := makeNPY(t, "<f4", []int64{300000}, f32bytes(fineTune(53, w, 0.05)))
+	if fi := ingestBytes(t, s, "f/w.npy", tuned); fi.Base != "b/w.npy" {
+		t.Errorf("fine-tuned tensor: base %q, want b/w.npy", fi.Base)
+	}
+	if got := readFile(t, s, "f/w.npy"); !bytes.Equal(got, tuned) {
+		t.Error("fine-tuned tensor reads back wrong")
 	}
 }

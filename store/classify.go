@@ -15,6 +15,7 @@ type parsedFile struct {
 	tensor    *delta.Tensor // nil: a blob
 	header    npy.Header
 	rawHeader []byte // the file's header bytes
+	dataOff   int    // where the data section starts
 	canonical bool   // rawHeader is what npy.FormatHeader produces
 	warning   string // why a file that looked like a tensor became a blob
 }
@@ -59,6 +60,7 @@ func classify(path string, data []byte) parsedFile {
 		tensor:    &delta.Tensor{DType: h.DType, Shape: h.Shape, Fortran: h.Fortran, Data: data[dataOff:]},
 		header:    h,
 		rawHeader: raw,
+		dataOff:   dataOff,
 		canonical: bytes.Equal(raw, canon),
 	}
 }

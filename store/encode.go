@@ -3,10 +3,13 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 
 	"deltafs/delta"
 )
@@ -14,12 +17,23 @@ import (
 // deltaEncode is the encoder; a variable so tests can watch or break it.
 var deltaEncode = delta.EncodeContext
 
-// encoded is an object ready to be written.
+// encoded is an encoded object; keep verifies it and writes its file.
 type encoded struct {
 	data    []byte
 	header  delta.Header
 	usedRef bool // the object decodes against the reference
+
+	// Set by keep once the object file is durable:
+	id      string // the object's id (SHA-256 of data)
+	written int64  // bytes of object file newly written (0: it existed)
 }
+
+// checkError is a verification failure of an encoding (as opposed to a
+// failure to write it): the encoding is passed over for the next candidate.
+type checkError struct{ err error }
+
+func (e *checkError) Error() string { return e.err.Error() }
+func (e *checkError) Unwrap() error { return e.err }
 
 // clearDeltaFraction: a delta no bigger than this fraction of the raw size
 // is taken without also trying a standalone encoding (a standalone encoding
@@ -37,7 +51,8 @@ const clearDeltaFraction = 0.5
 // every chunk decoded and compared byte for byte with the input), so the
 // encoder's own per-chunk self-check, which compares only CRCs of chunks it
 // decodes from memory, is switched off. Only the encoding kept is verified;
-// when it fails, the other candidate is tried.
+// when it fails, the other candidate is tried. The encoding returned has
+// been written durably to the object store (keep); it is not committed.
 func (s *Store) encodeTensor(ctx context.Context, path string, t delta.Tensor, ref *delta.Tensor, cfg delta.Config) (encoded, error) {
 	if !s.opts.SkipWriteCheck {
 		cfg.SkipEncodeCheck = true
@@ -66,9 +81,12 @@ func (s *Store) encodeTensor(ctx context.Context, path string, t delta.Tensor, r
 		}
 	}
 	if withRef != nil && float64(len(withRef.data)) <= clearDeltaFraction*float64(rawSize) {
-		err := s.verifyEncoded(withRef, t, ref.Data)
+		err := s.keep(ctx, withRef, t, ref.Data)
 		if err == nil {
 			return *withRef, nil
+		}
+		if !isCheckError(err) {
+			return encoded{}, err
 		}
 		s.log.Error("delta encoding failed its check; storing standalone", slog.String("path", path), slog.Any("err", err))
 		withRef = nil
@@ -77,24 +95,36 @@ func (s *Store) encodeTensor(ctx context.Context, path string, t delta.Tensor, r
 		return encoded{}, err
 	}
 	if withRef == nil {
-		return s.encodeStandalone(path, t, cfg, true)
+		return s.encodeStandalone(ctx, path, t, cfg, true)
 	}
 	// A delta that is not clearly small: keep the smaller of it and t alone,
 	// verifying only the one kept.
-	alone, err := s.encodeStandalone(path, t, cfg, false)
+	alone, err := s.encodeStandalone(ctx, path, t, cfg, false)
 	if err == nil && len(alone.data) <= len(withRef.data) {
-		verr := s.verifyEncoded(&alone, t, nil)
-		if verr == nil {
+		kerr := s.keep(ctx, &alone, t, nil)
+		if kerr == nil {
 			return alone, nil
 		}
-		s.log.Error("encoding failed its check", slog.String("path", path), slog.Any("err", verr))
+		if !isCheckError(kerr) {
+			return encoded{}, kerr
+		}
+		s.log.Error("encoding failed its check", slog.String("path", path), slog.Any("err", kerr))
 	}
-	verr := s.verifyEncoded(withRef, t, ref.Data)
-	if verr == nil {
+	kerr := s.keep(ctx, withRef, t, ref.Data)
+	if kerr == nil {
 		return *withRef, nil
 	}
-	s.log.Error("delta encoding failed its check; storing standalone", slog.String("path", path), slog.Any("err", verr))
-	return s.encodeStandalone(path, t, cfg, true)
+	if !isCheckError(kerr) {
+		return encoded{}, kerr
+	}
+	s.log.Error("delta encoding failed its check; storing standalone", slog.String("path", path), slog.Any("err", kerr))
+	return s.encodeStandalone(ctx, path, t, cfg, true)
+}
+
+// isCheckError reports whether err is a verification failure.
+func isCheckError(err error) bool {
+	var ce *checkError
+	return errors.As(err, &ce)
 }
 
 // standaloneStrategies are the strategies tried, in order, to encode a
@@ -110,11 +140,12 @@ func standaloneStrategies(cfg delta.Config) []delta.Strategy {
 }
 
 // encodeStandalone encodes t with no reference, losslessly: with cfg's
-// strategy when it is lossless and fits t, else with Auto. With verify, the
-// result is checked (unless the store skips write checks) and a strategy
-// whose object fails the check is passed over for the next; without, the
-// object is only parsed, and the caller verifies it if it keeps it.
-func (s *Store) encodeStandalone(path string, t delta.Tensor, cfg delta.Config, verify bool) (encoded, error) {
+// strategy when it is lossless and fits t, else with Auto. With keepIt, the
+// result is checked (unless the store skips write checks) and written
+// (keep), and a strategy whose object fails the check is passed over for
+// the next; without, the object is only parsed, and the caller keeps it if
+// it wants it.
+func (s *Store) encodeStandalone(ctx context.Context, path string, t delta.Tensor, cfg delta.Config, keepIt bool) (encoded, error) {
 	if !s.opts.SkipWriteCheck {
 		cfg.SkipEncodeCheck = true // the store verifies the object it keeps
 	}
@@ -126,11 +157,14 @@ func (s *Store) encodeStandalone(path string, t delta.Tensor, cfg delta.Config, 
 		if err == nil {
 			var e encoded
 			if e, err = parseEncoded(obj, t, false, true); err == nil {
-				if !verify {
+				if !keepIt {
 					return e, nil
 				}
-				if err = s.verifyEncoded(&e, t, nil); err == nil {
+				if err = s.keep(ctx, &e, t, nil); err == nil {
 					return e, nil
+				}
+				if !isCheckError(err) {
+					return encoded{}, err
 				}
 				s.log.Error("encoding failed its check", slog.String("path", path), slog.String("strategy", string(st)), slog.Any("err", err))
 			}
@@ -171,6 +205,52 @@ func parseEncoded(obj []byte, t delta.Tensor, withRef, lossless bool) (encoded, 
 	return encoded{data: obj, header: hdr}, nil
 }
 
+// keep makes e durable in the object store and, unless the store skips
+// write checks, verifies it (verifyEncoded) at the same time: verifying
+// decodes on every core while the write mostly waits for the disk. A
+// verification failure is a *checkError; the object file it leaves is
+// committed by no one, so GC removes it (as after a crash mid-ingest). On
+// success e.id and e.written are set.
+func (s *Store) keep(ctx context.Context, e *encoded, t delta.Tensor, ref []byte) error {
+	var (
+		werr error
+		done = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		e.id, e.written, werr = s.putObject(ctx, e.data)
+	}()
+	verr := s.verifyEncoded(e, t, ref)
+	<-done
+	if verr != nil {
+		e.id, e.written = "", 0
+		return &checkError{verr}
+	}
+	return werr
+}
+
+// putObject stores object bytes durably and returns their id and the bytes
+// newly written (0 when the object file already existed).
+func (s *Store) putObject(ctx context.Context, data []byte) (string, int64, error) {
+	sum := sha256.Sum256(data)
+	id := hex.EncodeToString(sum[:])
+	had, err := s.objects.Has(ctx, id)
+	if err != nil || had {
+		return id, 0, err
+	}
+	got, err := s.objects.Put(ctx, data)
+	if err != nil {
+		return "", 0, err
+	}
+	if got != id {
+		return "", 0, fmt.Errorf("object store named the object %s, want %s", shortID(got), shortID(id))
+	}
+	return id, int64(len(data)), nil
+}
+
+// verifyBufs holds chunk-sized buffers for verifyEncoded.
+var verifyBufs sync.Pool // of *[]byte
+
 // verifyEncoded, unless the store skips write checks, decodes every chunk
 // of the serialized object e and compares it byte for byte with t (lossless
 // objects), or lets the decoder's own checksums vouch for it (lossy ones).
@@ -197,7 +277,13 @@ func (s *Store) verifyEncoded(e *encoded, t delta.Tensor, ref []byte) error {
 			}
 			r = ref[off : off+n]
 		}
-		dst := make([]byte, n)
+		bp, _ := verifyBufs.Get().(*[]byte)
+		if bp == nil || int64(cap(*bp)) < n {
+			b := make([]byte, n)
+			bp = &b
+		}
+		defer verifyBufs.Put(bp)
+		dst := (*bp)[:n]
 		if err := o.DecodeChunk(i, r, dst); err != nil {
 			return fmt.Errorf("chunk %d: %w", i, err)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"deltafs/catalog"
 	"deltafs/delta"
+	"deltafs/npy"
 )
 
 // IngestOptions override the store's encoder settings for one file.
@@ -23,6 +24,12 @@ type IngestOptions struct {
 	// Mode is the file's permission bits (07777 at most). 0 keeps the mode
 	// of the file being replaced, or gives a new file 0644.
 	Mode uint32
+	// Content, if set, is the hash of the file's content that a
+	// ContentHasher computed while every byte of it, in order, was written:
+	// Ingest uses it instead of hashing the content again when it covers the
+	// bytes Ingest would hash. The caller vouches for it: a hash of other
+	// bytes would be recorded as the file's.
+	Content *ContentSum
 }
 
 // ingestResult is what one ingest did.
@@ -91,13 +98,29 @@ func (s *Store) ingestLocked(ctx context.Context, p string, src *os.File, opts I
 		return ingestResult{}, ErrIsDir
 	}
 
-	data, err := readStaged(src)
+	// A tensor's reference is found and decoded while the file is read (and
+	// hashed), from its header alone; the work is dropped if the file turns
+	// out to be something else.
+	early := s.startReferenceFromHeader(ctx, p, src, idx)
+	if early != nil {
+		defer early.cancelAndWait()
+	}
+	staged, err := readStaged(src, opts.Content)
 	if err != nil {
 		return ingestResult{}, err
 	}
+	defer staged.wait()
+	data := staged.data
 	pf := classify(p, data)
 	if pf.warning != "" {
 		s.log.Warn("stored as an opaque blob", slog.String("path", p), slog.String("reason", pf.warning))
+	}
+	prep := early
+	if !early.matches(pf) {
+		if early != nil {
+			early.cancel()
+		}
+		prep = nil
 	}
 	var (
 		entry catalog.Entry
@@ -105,7 +128,7 @@ func (s *Store) ingestLocked(ctx context.Context, p string, src *os.File, opts I
 		enc   *encoded
 		refID string // the object the new object decodes against
 	)
-	entry = catalog.Entry{Path: p, Mode: opts.Mode, MTime: time.Now()}
+	entry = catalog.Entry{Path: p, Mode: opts.Mode, MTime: time.Now(), Size: int64(len(data))}
 	if pf.tensor != nil {
 		entry.Kind = catalog.KindTensor
 		entry.DType = pf.header.DType.Descr()
@@ -114,15 +137,28 @@ func (s *Store) ingestLocked(ctx context.Context, p string, src *os.File, opts I
 		if !pf.canonical {
 			entry.Header = slices.Clone(pf.rawHeader)
 		}
-		entry.Size = int64(len(data))
-		sum := sha256.Sum256(pf.tensor.Data)
+		// Not started from the header (longer than peekHeaderSize, or the
+		// file changed meanwhile): start it now, while the content is still
+		// being hashed. Either way the work is lost only when the content
+		// turns out to be stored already, and then it is cancelled.
+		if prep == nil && !staged.given.covers(int64(pf.dataOff), entry.Size) {
+			prep = s.startReference(ctx, p, pf.header, len(pf.tensor.Data), idx)
+			defer prep.cancelAndWait()
+		}
+		sum := staged.sum(int64(pf.dataOff))
 		entry.ContentHash = hex.EncodeToString(sum[:])
 		rec, err = s.dedup(ctx, entry)
 		if err != nil {
 			return ingestResult{}, err
 		}
+		if rec.ID != "" && prep != nil {
+			prep.cancel() // stored already: the reference is not needed
+		}
 		if rec.ID == "" {
-			e, ref, err := s.encodeFile(ctx, p, pf, cfg, sum, idx)
+			if prep == nil {
+				prep = s.startReference(ctx, p, pf.header, len(pf.tensor.Data), idx)
+			}
+			e, ref, err := s.encodeFile(ctx, p, pf, cfg, sum, prep)
 			if err != nil {
 				return ingestResult{}, err
 			}
@@ -131,8 +167,7 @@ func (s *Store) ingestLocked(ctx context.Context, p string, src *os.File, opts I
 		}
 	} else {
 		entry.Kind = catalog.KindBlob
-		entry.Size = int64(len(data))
-		sum := sha256.Sum256(data)
+		sum := staged.sum(0)
 		entry.ContentHash = hex.EncodeToString(sum[:])
 		rec, err = s.dedup(ctx, entry)
 		if err != nil {
@@ -144,7 +179,7 @@ func (s *Store) ingestLocked(ctx context.Context, p string, src *os.File, opts I
 			c.AllowLossy = false
 			bt := blobTensor(data)
 			bt.SHA256 = &sum
-			e, err := s.encodeStandalone(p, bt, c, true)
+			e, err := s.encodeStandalone(ctx, p, bt, c, true)
 			if err != nil {
 				return ingestResult{}, err
 			}
@@ -156,10 +191,7 @@ func (s *Store) ingestLocked(ctx context.Context, p string, src *os.File, opts I
 	}
 	res := ingestResult{warning: pf.warning}
 	if enc != nil {
-		rec, res.newBytes, err = s.writeObject(ctx, enc, entry.Kind, refID)
-		if err != nil {
-			return ingestResult{}, err
-		}
+		rec, res.newBytes = objectRecord(enc, entry.Kind, refID), enc.written
 	}
 	entry.Object = rec.ID
 	committed, err := s.commit(ctx, entry, rec, enc != nil, opts.Mode == 0)
@@ -198,31 +230,110 @@ func (s *Store) dedup(ctx context.Context, e catalog.Entry) (catalog.Object, err
 	return catalog.Object{}, nil
 }
 
-// encodeFile encodes a tensor against its reference, if it has one whose
-// chain is not too deep. It returns the object and the reference's object
+// refPrep is the reference of a tensor being ingested, found and decoded
+// in the background.
+type refPrep struct {
+	header  npy.Header // of the tensor
+	dataLen int
+	cancel  context.CancelFunc
+	done    chan struct{}
+	entry   *catalog.Entry // nil: none, or its chain is too deep
+	ref     *delta.Tensor
+	err     error
+}
+
+// startReference starts finding and decoding the reference of a tensor
+// with header h and dataLen data bytes at path p (see findReference), when
+// it has one whose chain is not too deep.
+func (s *Store) startReference(ctx context.Context, p string, h npy.Header, dataLen int, idx *baseIndex) *refPrep {
+	ctx, cancel := context.WithCancel(ctx)
+	r := &refPrep{header: h, dataLen: dataLen, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		defer cancel()
+		r.entry, r.ref, r.err = s.loadReference(ctx, p, h, dataLen, idx)
+	}()
+	return r
+}
+
+// peekHeaderSize is how much of a staged file startReferenceFromHeader
+// reads to find an .npy header (longer headers are not looked for early).
+const peekHeaderSize = 4096
+
+// startReferenceFromHeader starts the reference of the staged file f when
+// its first bytes are an .npy header whose data section fills the rest of
+// the file; nil otherwise.
+func (s *Store) startReferenceFromHeader(ctx context.Context, p string, f *os.File, idx *baseIndex) *refPrep {
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		return nil
+	}
+	buf := make([]byte, min(st.Size(), peekHeaderSize))
+	n, _ := f.ReadAt(buf, 0)
+	h, dataOff, err := npy.ParseHeader(buf[:n])
+	if err != nil {
+		return nil
+	}
+	size, err := h.DataSize()
+	if err != nil || size != st.Size()-int64(dataOff) || int64(int(size)) != size {
+		return nil
+	}
+	return s.startReference(ctx, p, h, int(size), idx)
+}
+
+// matches reports whether r was started for the tensor pf.
+func (r *refPrep) matches(pf parsedFile) bool {
+	return r != nil && pf.tensor != nil && r.dataLen == len(pf.tensor.Data) &&
+		r.header.DType == pf.header.DType && r.header.Fortran == pf.header.Fortran &&
+		slices.Equal(r.header.Shape, pf.header.Shape)
+}
+
+// wait waits for the reference and returns it.
+func (r *refPrep) wait() (*catalog.Entry, *delta.Tensor, error) {
+	<-r.done
+	return r.entry, r.ref, r.err
+}
+
+// cancelAndWait stops the work if it is still running and waits for it.
+func (r *refPrep) cancelAndWait() {
+	r.cancel()
+	<-r.done
+}
+
+// loadReference finds the reference of a tensor (header h, dataLen data
+// bytes) at path p and decodes it; nil when it has none or its chain is too
+// deep.
+func (s *Store) loadReference(ctx context.Context, p string, h npy.Header, dataLen int, idx *baseIndex) (*catalog.Entry, *delta.Tensor, error) {
+	refEntry, err := s.findReference(ctx, p, h, idx)
+	if err != nil || refEntry == nil {
+		return nil, nil, err
+	}
+	depth, err := s.chainDepth(ctx, refEntry.Object)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reference %s: %w", refEntry.Path, err)
+	}
+	if depth >= s.opts.MaxChainDepth {
+		return nil, nil, nil
+	}
+	refData := make([]byte, dataLen)
+	if err := s.readObject(ctx, refEntry.Object, 0, refData, 0, readOptions{}); err != nil {
+		return nil, nil, fmt.Errorf("reference %s: %w", refEntry.Path, err)
+	}
+	refSum, err := s.objectContentHash(ctx, refEntry.Object)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reference %s: %w", refEntry.Path, err)
+	}
+	ref := &delta.Tensor{DType: h.DType, Shape: h.Shape, Fortran: h.Fortran, Data: refData, SHA256: &refSum}
+	return refEntry, ref, nil
+}
+
+// encodeFile encodes a tensor against its reference (prep), if it has one,
+// and keeps the object. It returns the object and the reference's object
 // id ("" when it decodes alone).
-func (s *Store) encodeFile(ctx context.Context, p string, pf parsedFile, cfg delta.Config, sum [32]byte, idx *baseIndex) (encoded, string, error) {
-	refEntry, err := s.findReference(ctx, p, pf.header, idx)
+func (s *Store) encodeFile(ctx context.Context, p string, pf parsedFile, cfg delta.Config, sum [32]byte, prep *refPrep) (encoded, string, error) {
+	refEntry, ref, err := prep.wait()
 	if err != nil {
 		return encoded{}, "", err
-	}
-	var ref *delta.Tensor
-	if refEntry != nil {
-		depth, err := s.chainDepth(ctx, refEntry.Object)
-		if err != nil {
-			return encoded{}, "", fmt.Errorf("reference %s: %w", refEntry.Path, err)
-		}
-		if depth < s.opts.MaxChainDepth {
-			refData := make([]byte, len(pf.tensor.Data))
-			if err := s.readObject(ctx, refEntry.Object, 0, refData, 0, readOptions{}); err != nil {
-				return encoded{}, "", fmt.Errorf("reference %s: %w", refEntry.Path, err)
-			}
-			refSum, err := s.objectContentHash(ctx, refEntry.Object)
-			if err != nil {
-				return encoded{}, "", fmt.Errorf("reference %s: %w", refEntry.Path, err)
-			}
-			ref = &delta.Tensor{DType: pf.tensor.DType, Shape: pf.tensor.Shape, Fortran: pf.tensor.Fortran, Data: refData, SHA256: &refSum}
-		}
 	}
 	t := *pf.tensor
 	t.SHA256 = &sum // already hashed: the encoder need not hash it again
@@ -253,38 +364,20 @@ func (s *Store) objectContentHash(ctx context.Context, id string) ([32]byte, err
 	return h.obj.Header().ContentHash, nil
 }
 
-// writeObject stores an encoded object durably and returns its record and
-// the bytes newly written (0 when the object file already existed).
-func (s *Store) writeObject(ctx context.Context, enc *encoded, kind catalog.Kind, ref string) (catalog.Object, int64, error) {
-	sum := sha256.Sum256(enc.data)
-	id := hex.EncodeToString(sum[:])
-	had, err := s.objects.Has(ctx, id)
-	if err != nil {
-		return catalog.Object{}, 0, err
-	}
-	var written int64
-	if !had {
-		got, err := s.objects.Put(ctx, enc.data)
-		if err != nil {
-			return catalog.Object{}, 0, err
-		}
-		if got != id {
-			return catalog.Object{}, 0, fmt.Errorf("object store named the object %s, want %s", shortID(got), shortID(id))
-		}
-		written = int64(len(enc.data))
-	}
+// objectRecord is the catalog record of a kept object.
+func objectRecord(enc *encoded, kind catalog.Kind, ref string) catalog.Object {
 	strategy := string(enc.header.Strategy)
 	if kind == catalog.KindBlob {
 		strategy = blobStrategy
 	}
 	return catalog.Object{
-		ID:         id,
+		ID:         enc.id,
 		Ref:        ref,
 		Strategy:   strategy,
 		Lossy:      enc.header.Lossy,
 		RawSize:    enc.header.RawSize,
 		StoredSize: int64(len(enc.data)),
-	}, written, nil
+	}
 }
 
 // commit records the object (when new) and the entry in one transaction,
@@ -327,8 +420,22 @@ func (s *Store) commit(ctx context.Context, e catalog.Entry, rec catalog.Object,
 	return out, err
 }
 
-// readStaged reads the whole staged file, whatever its file offset.
-func readStaged(f *os.File) ([]byte, error) {
+// stagedPiece is how much readStaged reads at once; the hash follows
+// piece by piece.
+const stagedPiece = 4 << 20
+
+// stagedData is a staged file read into memory, with the SHA-256 of its
+// content computed in the background as the pieces arrive.
+type stagedData struct {
+	data     []byte
+	given    *ContentSum   // the caller's hash of the content, if it covers the file
+	done     chan struct{} // closed once computed is set (nil: nothing computed)
+	computed ContentSum
+}
+
+// readStaged reads the whole staged file, whatever its file offset. Unless
+// given covers the whole file, a ContentHasher hashes it behind the reads.
+func readStaged(f *os.File, given *ContentSum) (*stagedData, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return nil, err
@@ -340,14 +447,67 @@ func readStaged(f *os.File) ([]byte, error) {
 	if size < 0 || int64(int(size)) != size {
 		return nil, fmt.Errorf("%s: size %d out of range", f.Name(), size)
 	}
-	data := make([]byte, size)
-	n, err := f.ReadAt(data, 0)
-	if err != nil && !(errors.Is(err, io.EOF) && n == len(data)) {
-		return nil, fmt.Errorf("read %s: %w", f.Name(), err)
+	sd := &stagedData{data: make([]byte, size)}
+	var pieces chan int64
+	if given != nil && given.Size == size {
+		sd.given = given
+	} else {
+		pieces = make(chan int64, size/stagedPiece+1)
+		sd.done = make(chan struct{})
+		go func() {
+			defer close(sd.done)
+			var h ContentHasher
+			for off := range pieces {
+				h.Write(sd.data[off:min(off+stagedPiece, size)])
+			}
+			sd.computed = h.Sum()
+		}()
 	}
-	// A file that grew meanwhile would be stored short: refuse.
-	if st2, err := f.Stat(); err == nil && st2.Size() != size {
-		return nil, fmt.Errorf("%s changed size while being stored", f.Name())
+	var rerr error
+	for off := int64(0); off < size; off += stagedPiece {
+		buf := sd.data[off:min(off+stagedPiece, size)]
+		n, err := f.ReadAt(buf, off)
+		if err != nil && !(errors.Is(err, io.EOF) && n == len(buf)) {
+			rerr = fmt.Errorf("read %s: %w", f.Name(), err)
+			break
+		}
+		if pieces != nil {
+			pieces <- off
+		}
 	}
-	return data, nil
+	if pieces != nil {
+		close(pieces)
+	}
+	if rerr == nil {
+		// A file that grew meanwhile would be stored short: refuse.
+		if st2, err := f.Stat(); err == nil && st2.Size() != size {
+			rerr = fmt.Errorf("%s changed size while being stored", f.Name())
+		}
+	}
+	if rerr != nil {
+		sd.wait()
+		return nil, rerr
+	}
+	return sd, nil
+}
+
+// wait waits for the background hash, if any.
+func (sd *stagedData) wait() {
+	if sd.done != nil {
+		<-sd.done
+	}
+}
+
+// sum returns the SHA-256 of the data from off on: the caller's or the
+// background one when it covers exactly that range, else computed now.
+func (sd *stagedData) sum(off int64) [32]byte {
+	size := int64(len(sd.data))
+	if sd.given.covers(off, size) {
+		return sd.given.Sum
+	}
+	sd.wait()
+	if sd.done != nil && sd.computed.covers(off, size) {
+		return sd.computed.Sum
+	}
+	return sha256.Sum256(sd.data[off:])
 }

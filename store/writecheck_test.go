@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"deltafs/catalog"
 	"deltafs/delta"
 )
 
@@ -108,5 +109,60 @@ func TestWriteCheckCatchesAWrongEncoding(t *testing.T) {
 		if _, err := s.Stat(ctx, path); !errors.Is(err, ErrNotFound) {
 			t.Errorf("%s: after a failed check: %v, want not found", path, err)
 		}
+	}
+}
+
+// An encoding that fails its check is written (the check runs beside the
+// write) but never committed: no entry or record names it, GC removes its
+// file, and the store verifies clean. The tensor is then stored correctly
+// once the encoder is sound again.
+func TestFailedCheckLeavesOnlyGarbage(t *testing.T) {
+	s := newStore(t, Options{})
+	ctx := context.Background()
+	mustMkdir(t, s, "m")
+	data := makeNPY(t, "<f4", []int64{20000}, f32bytes(weights(43, 20000)))
+	watchEncoder(t, true)
+	if _, err := tryIngest(s, "m/w.npy", data, IngestOptions{}); err == nil {
+		t.Fatal("wrong encoding was committed")
+	}
+	if recs, err := s.catalog.Objects(ctx); err != nil || len(recs) != 0 {
+		t.Fatalf("object records after a failed check: %v, %v", recs, err)
+	}
+	files, err := s.objects.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no object file written beside the check")
+	}
+	res, err := s.GC(ctx)
+	if err != nil || res.ObjectsRemoved != len(files) {
+		t.Errorf("GC = %+v, %v; want %d objects removed", res, err, len(files))
+	}
+	if problems, err := s.Verify(ctx, "", nil); err != nil || len(problems) != 0 {
+		t.Errorf("Verify: %v, %v", problems, err)
+	}
+}
+
+// failingPuts is an object store whose writes fail.
+type failingPuts struct{ catalog.ObjectStore }
+
+var errPutFails = errors.New("put fails")
+
+func (failingPuts) Put(context.Context, []byte) (string, error) { return "", errPutFails }
+
+// A failure to write the object is the ingest's error: it is not taken for
+// a failed check and another encoding is not tried.
+func TestKeepReturnsTheWriteError(t *testing.T) {
+	s := newStore(t, Options{})
+	calls := watchEncoder(t, false)
+	mustMkdir(t, s, "m")
+	s.objects = failingPuts{s.objects}
+	_, err := tryIngest(s, "m/blob.bin", randomBytes(44, 5000), IngestOptions{})
+	if !errors.Is(err, errPutFails) || isCheckError(err) {
+		t.Fatalf("ingest with failing writes: %v, want %v", err, errPutFails)
+	}
+	if n := len(calls()); n != 1 {
+		t.Errorf("%d encodings, want 1", n)
 	}
 }

@@ -1,0 +1,105 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"deltafs/internal/synth"
+)
+
+// BenchmarkIngestFineTune stores the files of a fine-tuned model one by one
+// with Ingest (what `cp -r` into the mount does, without FUSE), against a
+// store that holds its base, beside a plain copy of the same files with an
+// fsync per file. The model is fusefs's BenchmarkCopyIn's (160.5 MiB; layers
+// from DELTAFS_BENCH_LAYERS, default 2).
+func BenchmarkIngestFineTune(b *testing.B) {
+	cfg := synth.DefaultConfig()
+	cfg.Dim, cfg.FFN, cfg.Vocab = 1024, 2752, 8192
+	if v, err := strconv.Atoi(os.Getenv("DELTAFS_BENCH_LAYERS")); err == nil && v > 0 {
+		cfg.Layers = v
+	}
+	base, err := synth.Base(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tuned, err := synth.FineTune(base, synth.DefaultFineTune(5))
+	if err != nil {
+		b.Fatal(err)
+	}
+	src := b.TempDir()
+	baseDir, tunedDir := filepath.Join(src, "base"), filepath.Join(src, "ft")
+	if err := synth.WriteModel(baseDir, base); err != nil {
+		b.Fatal(err)
+	}
+	if err := synth.WriteModel(tunedDir, tuned); err != nil {
+		b.Fatal(err)
+	}
+	total := synth.TotalBytes(tuned)
+	var ingestTotal, copyTotal, cpu time.Duration
+	b.SetBytes(total)
+	b.ResetTimer()
+	b.StopTimer()
+	for i := range b.N {
+		name := fmt.Sprintf("ft%d", i)
+		// A fresh store holding the base each time: a store that already
+		// holds the fine-tune would deduplicate it.
+		s := newStore(b, Options{})
+		ingestDir(b, s, baseDir, "base", "")
+		syscall.Sync()
+		start := time.Now()
+		cpu += timed(b, func() { ingestDir(b, s, tunedDir, name, "base") })
+		ingestTotal += time.Since(start)
+		s.Close()
+		syscall.Sync()
+		start = time.Now()
+		if err := copyTree(tunedDir, filepath.Join(b.TempDir(), name)); err != nil {
+			b.Fatal(err)
+		}
+		copyTotal += time.Since(start)
+	}
+	n := float64(total*int64(b.N)) / (1 << 20)
+	b.ReportMetric(n/ingestTotal.Seconds(), "ingest-MiB/s")
+	b.ReportMetric(n/cpu.Seconds(), "ingest-cpuMiB/s")
+	b.ReportMetric(n/copyTotal.Seconds(), "copy+fsync-MiB/s")
+	b.ReportMetric(ingestTotal.Seconds()/copyTotal.Seconds(), "time-vs-copy")
+}
+
+// ingestDir ingests every file under src into model (created, with base).
+func ingestDir(b *testing.B, s *Store, src, model, base string) {
+	b.Helper()
+	ctx := context.Background()
+	if err := s.Mkdir(ctx, model); err != nil {
+		b.Fatal(err)
+	}
+	if base != "" {
+		if err := s.SetBase(ctx, model, base); err != nil {
+			b.Fatal(err)
+		}
+	}
+	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err != nil || p == src {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		dst := model + "/" + filepath.ToSlash(rel)
+		if info.IsDir() {
+			return s.Mkdir(ctx, dst)
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = s.Ingest(ctx, dst, f, IngestOptions{})
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}
