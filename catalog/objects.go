@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"deltafs/internal/durable"
 )
 
 // tempPrefix starts the names of objects being written.
@@ -131,7 +133,7 @@ func (d *DirObjects) write(ctx context.Context, fill func(io.Writer) (string, er
 	if err := os.Rename(tmp, d.path(id)); err != nil {
 		return "", fmt.Errorf("catalog: write object %s: %w", id, err)
 	}
-	if err := syncDir(shard); err != nil {
+	if err := durable.SyncDir(shard); err != nil {
 		return "", fmt.Errorf("catalog: write object %s: fsync directory: %w", id, err)
 	}
 	return id, nil
@@ -145,16 +147,7 @@ func (d *DirObjects) ensureShard(shard string) error {
 	if err := os.Mkdir(shard, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
-	return syncDir(d.dir)
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
+	return durable.SyncDir(d.dir)
 }
 
 type ctxReader struct {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"modernc.org/sqlite"
+
+	"deltafs/internal/durable"
 )
 
 // SQLite result codes the catalog branches on (primary codes: the low byte
@@ -84,7 +86,7 @@ func OpenSQLiteWith(file string, opts SQLiteOptions) (Catalog, error) {
 	}
 	if errors.Is(statErr, fs.ErrNotExist) {
 		// A new catalog file: make its directory entry durable too.
-		if err := syncDir(filepath.Dir(abs)); err != nil {
+		if err := durable.SyncDir(filepath.Dir(abs)); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("open catalog %s: fsync directory: %w", file, err)
 		}
