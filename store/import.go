@@ -44,13 +44,16 @@ type importItem struct {
 	rel   string
 	dir   bool
 	size  int64
+	mode  uint32                           // permission bits to give the file (0: the store's default)
 	open  func() (*os.File, func(), error) // opens the file to ingest and its cleanup
 	label string                           // where it came from, for messages
 }
 
 // Import imports src (a directory of files, recursively, or an .npz) as the
 // new model named model. A model of that name must not exist (ErrExist).
-// An import that fails removes the partly imported model again.
+// Files of a directory keep their permission bits (setuid, setgid and
+// sticky included; a file with none gets 0644, as do .npz members). An
+// import that fails removes the partly imported model again.
 func (s *Store) Import(ctx context.Context, src, model string, opts ImportOptions) (ImportResult, error) {
 	m, err := cleanPath(model)
 	if err == nil && !isTopLevel(m) {
@@ -162,7 +165,9 @@ func (s *Store) importItems(ctx context.Context, m, base string, items []importI
 		if err != nil {
 			return fmt.Errorf("import %s: %w", it.label, err)
 		}
-		r, err := s.ingest(ctx, p, f, iopts, idx)
+		fopts := iopts
+		fopts.Mode = it.mode
+		r, err := s.ingest(ctx, p, f, fopts, idx)
 		cleanup()
 		if err != nil {
 			return fmt.Errorf("import %s: %w", it.label, err)
@@ -285,7 +290,7 @@ func planDir(root string) ([]importItem, error) {
 			return fmt.Errorf("%s: not a regular file (directory links and special files are not imported)", path)
 		}
 		name := path
-		items = append(items, importItem{rel: rel, size: st.Size(), label: path, open: func() (*os.File, func(), error) {
+		items = append(items, importItem{rel: rel, size: st.Size(), mode: unixPerm(st.Mode()), label: path, open: func() (*os.File, func(), error) {
 			f, err := os.Open(name)
 			if err != nil {
 				return nil, nil, err
@@ -295,6 +300,22 @@ func planDir(root string) ([]importItem, error) {
 		return nil
 	})
 	return items, err
+}
+
+// unixPerm returns the permission, setuid, setgid and sticky bits of m as
+// Unix mode bits.
+func unixPerm(m fs.FileMode) uint32 {
+	bits := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		bits |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		bits |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		bits |= 0o1000
+	}
+	return bits
 }
 
 // planNPZ lists the members of an .npz. Member names are cleaned so that
