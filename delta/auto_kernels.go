@@ -25,6 +25,10 @@ import "encoding/binary"
 
 const kernelBlock = 4096
 
+// avxBlock is the number of words per block of the AVX-512 kernels
+// (auto_kernels_amd64.go), which take the leading whole blocks of a chunk.
+const avxBlock = 64
+
 // splitPlanes writes the transform of every word of t against r into the
 // class-sorted planes pl (plane k at pl[k*n:(k+1)*n]).
 func (p *classPlan) splitPlanes(pl, t, r []byte, s kernelShape, op uint8) {
@@ -36,7 +40,11 @@ func (p *classPlan) splitPlanes(pl, t, r []byte, s kernelShape, op uint8) {
 		packed = 0
 	}
 	zig := op == autoZigzag // transformed inside the scatter loops
-	for start := 0; start < packed; start += kernelBlock {
+	start := 0
+	if zig {
+		start = p.scatterZigFast(pl, t[:packed], r, s)
+	}
+	for ; start < packed; start += kernelBlock {
 		end := min(start+kernelBlock, packed)
 		x := tmp[:end-start]
 		tb, rb := t[start:end], r[start:end]
@@ -71,7 +79,11 @@ func (p *classPlan) mergePlanes(dst, pl, r []byte, s kernelShape, op uint8) {
 		packed = 0
 	}
 	zig := op == autoZigzag // inverted inside the gather loops
-	for start := 0; start < packed; start += kernelBlock {
+	start := 0
+	if zig {
+		start = p.gatherZigFast(dst[:packed], pl, r, s)
+	}
+	for ; start < packed; start += kernelBlock {
 		end := min(start+kernelBlock, packed)
 		db, rb := dst[start:end], r[start:end]
 		switch {

@@ -35,16 +35,17 @@ func (s kernelShape) raw() int {
 // word width (tabShift), which keeps sign|exponent and, for float16, a few
 // mantissa bits the table ignores; constant shifts keep the kernels cheap.
 type classPlan struct {
-	hist   [4][maxSignExp]uint32 // words per table index, four sub-histograms
-	table  [maxSignExp]uint8     // table index → class
-	counts [autoNCtx]int         // words per class
-	cur    [256]uint32           // per class: next class-sorted position
-	end    [autoNCtx]uint32      // per class: where its range ends
-	n      int                   // words
-	shift  uint                  // tabShift: raw word >> shift = table index
-	span   int                   // table indices: 1 << (8·raw bytes − shift)
-	expAt  uint                  // index >> expAt = sign|exponent
-	expE   int                   // exponent bits E
+	hist    [4][maxSignExp]uint32 // words per table index, four sub-histograms
+	table   [maxSignExp]uint8     // table index → class
+	counts  [autoNCtx]int         // words per class
+	cur     [256]uint32           // per class: next class-sorted position
+	end     [autoNCtx]uint32      // per class: where its range ends
+	n       int                   // words
+	shift   uint                  // tabShift: raw word >> shift = table index
+	span    int                   // table indices: 1 << (8·raw bytes − shift)
+	expAt   uint                  // index >> expAt = sign|exponent
+	expE    int                   // exponent bits E
+	ctxBase uint16                // ctx_base the table was set for
 }
 
 // tabShift returns the constant shift from a raw word to its table index:
@@ -156,6 +157,7 @@ func (p *classPlan) setBase(b uint16) {
 
 // setTable fills the class table for ctx_base b.
 func (p *classPlan) setTable(b uint16) {
+	p.ctxBase = b
 	expMask := 1<<p.expE - 1
 	for v := range p.span {
 		e := v >> p.expAt & expMask

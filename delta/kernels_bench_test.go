@@ -13,7 +13,8 @@ import (
 // auto (class histogram included) on 1 MiB chunks of float16, bf16-halves
 // and float32 data, warm (one chunk reused) and cold (walking 64 MiB of
 // chunks, as a tensor decode does), beside a baseline measured in the same
-// run: copy of the same bytes.
+// run: copy of the same bytes. Where the AVX-512 kernels run, the "-go"
+// cases time the pure-Go loops on the same data.
 func BenchmarkKernels(b *testing.B) {
 	const chunk = 1 << 20
 	cases := []struct {
@@ -67,16 +68,27 @@ func BenchmarkKernels(b *testing.B) {
 				})
 			}
 			run("copy-baseline", func(k int) { copy(dst[k:k+chunk], tgt[k:k+chunk]) })
-			run("split", func(k int) {
-				p.histogram(ref[k:k+chunk], l, shape)
-				p.setBase(p.base())
-				p.splitPlanes(pl, tgt[k:k+chunk], ref[k:k+chunk], shape, autoZigzag)
-			})
-			run("merge", func(k int) {
-				p.histogram(ref[k:k+chunk], l, shape) // a zigzag decode reads stored counts instead
-				p.setBase(p.base())
-				p.mergePlanes(dst[k:k+chunk], pl, ref[k:k+chunk], shape, autoZigzag)
-			})
+			paths := []string{""}
+			if useAVX512 {
+				paths = append(paths, "-go") // the pure-Go loops beside the AVX-512 kernels
+			}
+			for _, path := range paths {
+				fast := useAVX512 && path == ""
+				run("split"+path, func(k int) {
+					defer func(v bool) { useAVX512 = v }(useAVX512)
+					useAVX512 = fast
+					p.histogram(ref[k:k+chunk], l, shape)
+					p.setBase(p.base())
+					p.splitPlanes(pl, tgt[k:k+chunk], ref[k:k+chunk], shape, autoZigzag)
+				})
+				run("merge"+path, func(k int) {
+					defer func(v bool) { useAVX512 = v }(useAVX512)
+					useAVX512 = fast
+					p.histogram(ref[k:k+chunk], l, shape) // a zigzag decode reads stored counts instead
+					p.setBase(p.base())
+					p.mergePlanes(dst[k:k+chunk], pl, ref[k:k+chunk], shape, autoZigzag)
+				})
+			}
 		}
 	}
 }
