@@ -1,6 +1,9 @@
 package planes
 
 import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"strconv"
 	"testing"
@@ -50,5 +53,47 @@ func BenchmarkLayout(b *testing.B) {
 				b.Fatal("merge(split(x)) != x")
 			}
 		})
+	}
+}
+
+// BenchmarkTranspose measures the context-free split and merge of one
+// chunk of 16- and 32-bit words, with the assembly kernels where the CPU
+// has them and with the pure-Go loops.
+func BenchmarkTranspose(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	src := make([]byte, benchChunk)
+	for i := range src {
+		src[i] = byte(r.Uint32())
+	}
+	pl := make([]byte, len(src))
+	dst := make([]byte, len(src))
+	for _, width := range []int{2, 4} {
+		n := len(src) / width
+		for _, fast := range transposeModes() {
+			name := fmt.Sprintf("w%d/go", width)
+			if fast {
+				name = fmt.Sprintf("w%d/asm", width)
+			}
+			run := func(b *testing.B, f func()) {
+				defer func(v bool) { useAVX2 = v }(useAVX2)
+				useAVX2 = fast
+				b.SetBytes(int64(len(src)))
+				m := startCPU(b)
+				for range b.N {
+					f()
+				}
+				m.stop(b, len(src))
+			}
+			b.Run(name+"/split", func(b *testing.B) {
+				run(b, func() { transposeSplit(pl, src, n, width) })
+			})
+			b.Run(name+"/merge", func(b *testing.B) {
+				refSplit(pl, src, n, width)
+				run(b, func() { transposeMerge(dst, pl, n, width) })
+				if !bytes.Equal(dst, src) {
+					b.Fatal("merge(split(x)) != x")
+				}
+			})
+		}
 	}
 }

@@ -40,8 +40,15 @@ func transposeMerge(dst, pl []byte, n, width int) {
 	}
 }
 
-// split2 de-interleaves 16-bit words, eight at a time.
+// split2 de-interleaves 16-bit words: the SIMD kernel takes the leading
+// whole blocks where there is one, split2Go the rest.
 func split2(p0, p1, src []byte) {
+	i := split2Fast(p0, p1, src)
+	split2Go(p0[i:], p1[i:], src[2*i:])
+}
+
+// split2Go de-interleaves 16-bit words, eight at a time.
+func split2Go(p0, p1, src []byte) {
 	n := len(p0)
 	i := 0
 	for ; i+8 <= n; i += 8 {
@@ -73,8 +80,15 @@ func spreadBytes(x uint64) uint64 {
 	return x
 }
 
-// merge2 interleaves two planes into 16-bit words, eight at a time.
+// merge2 interleaves two planes into 16-bit words: the SIMD kernel takes
+// the leading whole blocks where there is one, merge2Go the rest.
 func merge2(dst, p0, p1 []byte) {
+	i := merge2Fast(dst, p0, p1)
+	merge2Go(dst[2*i:], p0[i:], p1[i:])
+}
+
+// merge2Go interleaves two planes into 16-bit words, eight at a time.
+func merge2Go(dst, p0, p1 []byte) {
 	n := len(p0)
 	i := 0
 	for ; i+8 <= n; i += 8 {
@@ -89,10 +103,13 @@ func merge2(dst, p0, p1 []byte) {
 	}
 }
 
-// split4 de-interleaves 32-bit words.
+// split4 de-interleaves n 32-bit words into the four planes of pl (plane k
+// at pl[k*n:(k+1)*n]): the SIMD kernel takes the leading whole blocks where
+// there is one, the loop the rest.
 func split4(pl, src []byte, n int) {
-	p0, p1, p2, p3 := pl[:n], pl[n:2*n], pl[2*n:3*n], pl[3*n:4*n]
-	src = src[:4*n]
+	k := split4Fast(pl, src, n)
+	p0, p1, p2, p3 := pl[k:n], pl[n+k:2*n], pl[2*n+k:3*n], pl[3*n+k:4*n]
+	src = src[4*k : 4*n]
 	for i := range p0 {
 		w := binary.LittleEndian.Uint32(src[4*i:])
 		p0[i] = byte(w)
@@ -102,10 +119,13 @@ func split4(pl, src []byte, n int) {
 	}
 }
 
-// merge4 interleaves four planes into 32-bit words.
+// merge4 interleaves the four planes of pl (plane k at pl[k*n:(k+1)*n])
+// into n 32-bit words: the SIMD kernel takes the leading whole blocks where
+// there is one, the loop the rest.
 func merge4(dst, pl []byte, n int) {
-	p0, p1, p2, p3 := pl[:n], pl[n:2*n], pl[2*n:3*n], pl[3*n:4*n]
-	dst = dst[:4*n]
+	k := merge4Fast(dst, pl, n)
+	p0, p1, p2, p3 := pl[k:n], pl[n+k:2*n], pl[2*n+k:3*n], pl[3*n+k:4*n]
+	dst = dst[4*k : 4*n]
 	for i := range p0 {
 		w := uint32(p0[i]) | uint32(p1[i])<<8 | uint32(p2[i])<<16 | uint32(p3[i])<<24
 		binary.LittleEndian.PutUint32(dst[4*i:], w)
