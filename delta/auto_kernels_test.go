@@ -124,6 +124,16 @@ func checkMerge(t *testing.T, kc kernelCase, r, pl []byte, base uint16, wrong bo
 	}
 }
 
+// kernelTestLengths are the word counts the kernel tests try: every one up
+// to 300, then a few large ones with tails.
+func kernelTestLengths() []int {
+	lengths := make([]int, 0, 304)
+	for n := range 301 {
+		lengths = append(lengths, n)
+	}
+	return append(lengths, 4096+37, 20000+3, 1<<16)
+}
+
 func requireAVX512(t testing.TB) {
 	if !useAVX512 {
 		t.Skip("no AVX-512 kernels on this CPU or GOARCH")
@@ -132,11 +142,7 @@ func requireAVX512(t testing.TB) {
 
 func TestAVX512GatherMatchesGo(t *testing.T) {
 	requireAVX512(t)
-	lengths := make([]int, 0, 310)
-	for n := range 301 {
-		lengths = append(lengths, n)
-	}
-	lengths = append(lengths, 4096+37, 20000+3, 1<<16)
+	lengths := kernelTestLengths()
 	for _, kc := range zigKernelCases() {
 		for _, kind := range refKinds {
 			t.Run(kc.name+"/"+kind, func(t *testing.T) {
@@ -213,11 +219,7 @@ func splitBoth(p *classPlan, t, r []byte, s kernelShape) (fast, slow *classPlan,
 
 func TestAVX512ScatterMatchesGo(t *testing.T) {
 	requireAVX512(t)
-	lengths := make([]int, 0, 310)
-	for n := range 301 {
-		lengths = append(lengths, n)
-	}
-	lengths = append(lengths, 4096+37, 20000+3, 1<<16)
+	lengths := kernelTestLengths()
 	for _, kc := range zigKernelCases() {
 		for _, kind := range refKinds {
 			t.Run(kc.name+"/"+kind, func(t *testing.T) {
