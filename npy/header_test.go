@@ -289,3 +289,40 @@ func TestFormatHeader(t *testing.T) {
 		t.Errorf("FormatHeaderVersion(4.0) error = %v", err)
 	}
 }
+
+func TestDataOffset(t *testing.T) {
+	h := Header{DType: Float32, Shape: []int64{3, 4}}
+	formatted := func(major byte) []byte {
+		b, err := FormatHeaderVersion(h, major, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	tests := []struct {
+		name    string
+		b       []byte
+		want    int64 // len(header) when -1
+		wantErr error
+	}{
+		{"version 1.0, whole header", formatted(1), -1, nil},
+		{"version 2.0, prefix only", formatted(2)[:12], int64(len(formatted(2))), nil},
+		{"version 3.0, prefix only", formatted(3)[:12], int64(len(formatted(3))), nil},
+		{"version 1.0, prefix only", formatted(1)[:10], int64(len(formatted(1))), nil},
+		{"not an npy file", []byte("PK\x03\x04 a zip file"), 0, ErrNotNPY},
+		{"prefix cut short", formatted(2)[:9], 0, ErrTruncated},
+		{"unknown version", append([]byte("\x93NUMPY\x09\x00"), 0, 0, 0, 0), 0, ErrMalformed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want := tt.want
+			if want == -1 {
+				want = int64(len(tt.b))
+			}
+			got, err := DataOffset(tt.b)
+			if !errors.Is(err, tt.wantErr) || (err == nil && got != want) {
+				t.Fatalf("DataOffset = %d, %v; want %d, %v", got, err, want, tt.wantErr)
+			}
+		})
+	}
+}

@@ -48,6 +48,18 @@ func parsePrefix(b []byte) (major, minor byte, prefix int, hlen int64, err error
 	return major, minor, prefix, hlen, nil
 }
 
+// DataOffset returns where the data section of an .npy file starts, read
+// from its fixed prefix alone (magic, version and header length: 10 bytes
+// for version 1.0, 12 for 2.0 and 3.0) without parsing the header
+// dictionary, so b need hold only the prefix.
+func DataOffset(b []byte) (int64, error) {
+	_, _, prefix, hlen, err := parsePrefix(b)
+	if err != nil {
+		return 0, err
+	}
+	return int64(prefix) + hlen, nil
+}
+
 // ParseHeader parses the header at the start of b and returns it with the
 // offset of the data section. It returns ErrTruncated when b ends early,
 // including when the declared header length runs past the end of b.

@@ -1,10 +1,10 @@
 package store
 
 import (
-	"bytes"
 	"crypto/sha256"
-	"encoding/binary"
 	"hash"
+
+	"deltafs/npy"
 )
 
 // ContentSum is the SHA-256 of the bytes [Offset, Size) of a file: what
@@ -66,26 +66,14 @@ func (c *ContentHasher) Write(p []byte) (int, error) {
 // hashing starts, and hashes the prefix bytes from there.
 func (c *ContentHasher) start() {
 	buffered := min(c.n, contentPrefixLen)
-	c.offset = dataOffset(c.prefix[:buffered])
+	c.offset = 0 // not an .npy file: hashed whole
+	if off, err := npy.DataOffset(c.prefix[:buffered]); err == nil {
+		c.offset = off
+	}
 	c.h = sha256.New()
 	if c.offset < buffered {
 		c.h.Write(c.prefix[c.offset:buffered])
 	}
-}
-
-// dataOffset returns where an .npy file whose first bytes are b has its
-// data section, or 0 when b does not start like a supported .npy file.
-func dataOffset(b []byte) int64 {
-	if len(b) < contentPrefixLen || !bytes.HasPrefix(b, npyMagic) {
-		return 0
-	}
-	switch b[6] { // major version: 1 has a 2-byte header length, 2 and 3 a 4-byte one
-	case 1:
-		return 10 + int64(binary.LittleEndian.Uint16(b[8:10]))
-	case 2, 3:
-		return 12 + int64(binary.LittleEndian.Uint32(b[8:12]))
-	}
-	return 0
 }
 
 // Size is the number of bytes fed so far.
