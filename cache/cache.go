@@ -97,6 +97,15 @@ func (c *Cache[K]) Get(ctx context.Context, key K, load func(ctx context.Context
 	}
 }
 
+// Peek returns the value stored for key, if any, without loading it,
+// waiting for a load in progress, changing its recency or counting it in
+// Stats.
+func (c *Cache[K]) Peek(key K) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lru.Peek(key)
+}
+
 // run performs one load and publishes its result to the waiters and, when it
 // succeeded, to the LRU.
 func (c *Cache[K]) run(ctx context.Context, key K, cl *call, load func(ctx context.Context) ([]byte, error)) {

@@ -281,6 +281,41 @@ func TestRemove(t *testing.T) {
 	}
 }
 
+func TestPeek(t *testing.T) {
+	c := New[int](20)
+	ctx := context.Background()
+	if _, ok := c.Peek(1); ok {
+		t.Fatal("Peek found a key never loaded")
+	}
+	c.Get(ctx, 1, loader(1, 10, nil))
+	c.Get(ctx, 2, loader(2, 10, nil))
+	before := c.Stats()
+	v, ok := c.Peek(1)
+	if !ok || !bytes.Equal(v, valueFor(1, 10)) {
+		t.Fatalf("Peek(1) = %v, %v", v, ok)
+	}
+	if after := c.Stats(); after != before {
+		t.Fatalf("Peek changed the stats: %+v, then %+v", before, after)
+	}
+	// Peek must not make 1 recent: adding 3 evicts 1, the oldest.
+	c.Get(ctx, 3, loader(3, 10, nil))
+	if _, ok := c.Peek(1); ok {
+		t.Fatal("Peek refreshed the recency of key 1")
+	}
+	if _, ok := c.Peek(2); !ok {
+		t.Fatal("key 2 was evicted instead of key 1")
+	}
+	// A load in progress is not waited for.
+	release := make(chan struct{})
+	go c.Get(ctx, 4, func(context.Context) ([]byte, error) { <-release; return []byte("x"), nil })
+	waitFor(t, func() bool { return c.Stats().Misses == 4 })
+	if _, ok := c.Peek(4); ok {
+		t.Fatal("Peek returned a value still loading")
+	}
+	close(release)
+	waitFor(t, func() bool { _, ok := c.Peek(4); return ok })
+}
+
 // TestStress runs many goroutines over many keys with a cache small enough
 // to evict constantly, checking values and the byte bound after every call.
 func TestStress(t *testing.T) {

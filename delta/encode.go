@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"sync"
 )
@@ -42,8 +43,17 @@ func EncodeContext(ctx context.Context, t Tensor, ref *Tensor, cfg Config) ([]by
 	if ref != nil {
 		refData = ref.Data
 	}
-	bf16 := strategy.IsLossless() && t.DType.Kind == 'f' && t.DType.Size == 4 && raw > 0 &&
-		isBF16Halves(t.Data, t.DType.Order == '>') && (ref == nil || isBF16Halves(refData, t.DType.Order == '>'))
+	// float32 data whose low halves are all zero (bf16 widened, in the
+	// tensor and its reference) is coded as its upper halves. The first
+	// bytes decide the guess; every chunk checks its own data as it is
+	// encoded, while it is in cache, and one that disproves the guess makes
+	// the tensor encode again with the float32 layout.
+	bigEndian := t.DType.Order == '>'
+	bf16 := strategy.IsLossless() && t.DType.Kind == 'f' && t.DType.Size == 4 && raw > 0
+	if bf16 {
+		n := min(raw, bf16GuessBytes)
+		bf16 = isBF16Halves(t.Data[:n], bigEndian) && (ref == nil || isBF16Halves(refData[:n], bigEndian))
+	}
 	l := layoutFor(t.DType, bf16)
 
 	var c codec
@@ -98,23 +108,33 @@ func EncodeContext(ctx context.Context, t Tensor, ref *Tensor, cfg Config) ([]by
 	}
 	table := make([]chunkEntry, h.NumChunks)
 	payloads := make([][]byte, h.NumChunks)
-	err = parallel(ctx, h.NumChunks, cfg.Concurrency, func(i int) error {
-		off, n := chunkBounds(&h, i)
-		var rchunk []byte
-		if ref != nil {
-			rchunk = refData[off : off+n]
-		}
-		var dst []byte
-		if h.Lossy {
-			dst = recon[off : off+n]
-		}
-		e, p, err := encodeOneChunk(c, l, t.Data[off:off+n], rchunk, off, cfg.CompressionLevel, dst, cfg.SkipEncodeCheck)
-		if err != nil {
-			return fmt.Errorf("delta: chunk %d: %w", i, err)
-		}
-		table[i], payloads[i] = e, p
-		return nil
-	})
+	encodeChunks := func(l wordLayout) error {
+		return parallel(ctx, h.NumChunks, cfg.Concurrency, func(i int) error {
+			off, n := chunkBounds(&h, i)
+			var rchunk []byte
+			if ref != nil {
+				rchunk = refData[off : off+n]
+			}
+			if l.bf16 && (!isBF16Halves(t.Data[off:off+n], bigEndian) || !isBF16Halves(rchunk, bigEndian)) {
+				return errNotBF16Halves
+			}
+			var dst []byte
+			if h.Lossy {
+				dst = recon[off : off+n]
+			}
+			e, p, err := encodeOneChunk(c, l, t.Data[off:off+n], rchunk, off, cfg.CompressionLevel, dst, cfg.SkipEncodeCheck)
+			if err != nil {
+				return fmt.Errorf("delta: chunk %d: %w", i, err)
+			}
+			table[i], payloads[i] = e, p
+			return nil
+		})
+	}
+	err = encodeChunks(l)
+	if bf16 && errors.Is(err, errNotBF16Halves) {
+		bf16 = false
+		err = encodeChunks(layoutFor(t.DType, false))
+	}
 	hashWG.Wait()
 	if err != nil {
 		return nil, err
@@ -150,6 +170,14 @@ func EncodeContext(ctx context.Context, t Tensor, ref *Tensor, cfg Config) ([]by
 	}
 	return obj, nil
 }
+
+// bf16GuessBytes is how much of a float32 tensor (and of its reference)
+// decides whether its encoding starts as bf16 halves.
+const bf16GuessBytes = 64 << 10
+
+// errNotBF16Halves stops an encoding that guessed wrongly that a float32
+// tensor and its reference hold only bf16 values.
+var errNotBF16Halves = errors.New("delta: not bf16 halves")
 
 // encodeOneChunk encodes one chunk's data bytes, verifies that it decodes
 // (unless skipCheck, for lossless codecs) and returns its table entry

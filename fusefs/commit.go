@@ -203,9 +203,11 @@ func (n *fileNode) ingest(ctx context.Context, path string, st *stagingFile) (st
 	n.mu.Unlock()
 	opts := store.IngestOptions{Strategy: n.fsys.opts.Strategy, AllowLossy: n.fsys.opts.AllowLossy, Mode: mode}
 	// No change of the file while the store reads it: the hash computed as
-	// it was written is then the hash of what the store reads.
+	// it was written is then the hash of what the store reads, and the
+	// store may map the file instead of copying it (Stable).
 	st.gate.Lock()
 	defer st.gate.Unlock()
 	opts.Content = st.contentSum()
+	opts.Stable = true
 	return n.fsys.backend.Ingest(detach(ctx), path, st.f, opts)
 }

@@ -30,6 +30,13 @@ type IngestOptions struct {
 	// bytes Ingest would hash. The caller vouches for it: a hash of other
 	// bytes would be recorded as the file's.
 	Content *ContentSum
+	// Stable promises that src is neither written nor truncated until
+	// Ingest returns (a filesystem's own staging file, under its lock).
+	// Ingest may then map the file instead of reading it into memory,
+	// which saves a copy and a buffer of the file's size. A file truncated
+	// while mapped would crash the process: never set it for files others
+	// can change.
+	Stable bool
 }
 
 // ingestResult is what one ingest did.
@@ -105,11 +112,11 @@ func (s *Store) ingestLocked(ctx context.Context, p string, src *os.File, opts I
 	if early != nil {
 		defer early.cancelAndWait()
 	}
-	staged, err := readStaged(src, opts.Content)
+	staged, err := readStaged(src, opts.Content, opts.Stable)
 	if err != nil {
 		return ingestResult{}, err
 	}
-	defer staged.wait()
+	defer staged.release()
 	data := staged.data
 	pf := classify(p, data)
 	if pf.warning != "" {
@@ -316,7 +323,7 @@ func (s *Store) loadReference(ctx context.Context, p string, h npy.Header, dataL
 		return nil, nil, nil
 	}
 	refData := make([]byte, dataLen)
-	if err := s.readObject(ctx, refEntry.Object, 0, refData, 0, readOptions{}); err != nil {
+	if err := s.readObject(ctx, refEntry.Object, 0, refData, 0, readOptions{direct: true}); err != nil {
 		return nil, nil, fmt.Errorf("reference %s: %w", refEntry.Path, err)
 	}
 	refSum, err := s.objectContentHash(ctx, refEntry.Object)
@@ -424,18 +431,25 @@ func (s *Store) commit(ctx context.Context, e catalog.Entry, rec catalog.Object,
 // piece by piece.
 const stagedPiece = 4 << 20
 
-// stagedData is a staged file read into memory, with the SHA-256 of its
-// content computed in the background as the pieces arrive.
+// mapStagedMin is the size from which a stable staged file is mapped
+// rather than read.
+const mapStagedMin = 1 << 20
+
+// stagedData is a staged file read (or mapped) into memory, with the
+// SHA-256 of its content computed in the background as the pieces arrive.
 type stagedData struct {
 	data     []byte
+	mapped   bool          // data is a mapping of the file (release unmaps it)
 	given    *ContentSum   // the caller's hash of the content, if it covers the file
 	done     chan struct{} // closed once computed is set (nil: nothing computed)
 	computed ContentSum
 }
 
-// readStaged reads the whole staged file, whatever its file offset. Unless
-// given covers the whole file, a ContentHasher hashes it behind the reads.
-func readStaged(f *os.File, given *ContentSum) (*stagedData, error) {
+// readStaged reads the whole staged file, whatever its file offset, or,
+// when the caller vouches that it is stable, maps it. Unless given covers
+// the whole file, a ContentHasher hashes it behind the reads. The caller
+// must release the result once no slice of its data is in use.
+func readStaged(f *os.File, given *ContentSum, stable bool) (*stagedData, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return nil, err
@@ -447,7 +461,15 @@ func readStaged(f *os.File, given *ContentSum) (*stagedData, error) {
 	if size < 0 || int64(int(size)) != size {
 		return nil, fmt.Errorf("%s: size %d out of range", f.Name(), size)
 	}
-	sd := &stagedData{data: make([]byte, size)}
+	sd := &stagedData{}
+	if stable && size >= mapStagedMin {
+		if m, err := mapFile(f, size); err == nil {
+			sd.data, sd.mapped = m, true
+		}
+	}
+	if !sd.mapped {
+		sd.data = make([]byte, size)
+	}
 	var pieces chan int64
 	if given != nil && given.Size == size {
 		sd.given = given
@@ -466,8 +488,7 @@ func readStaged(f *os.File, given *ContentSum) (*stagedData, error) {
 	var rerr error
 	for off := int64(0); off < size; off += stagedPiece {
 		buf := sd.data[off:min(off+stagedPiece, size)]
-		n, err := f.ReadAt(buf, off)
-		if err != nil && !(errors.Is(err, io.EOF) && n == len(buf)) {
+		if n, err := sd.fill(f, buf, off); err != nil && !(errors.Is(err, io.EOF) && n == len(buf)) {
 			rerr = fmt.Errorf("read %s: %w", f.Name(), err)
 			break
 		}
@@ -485,10 +506,29 @@ func readStaged(f *os.File, given *ContentSum) (*stagedData, error) {
 		}
 	}
 	if rerr != nil {
-		sd.wait()
+		sd.release()
 		return nil, rerr
 	}
 	return sd, nil
+}
+
+// fill reads the piece buf of the file at off; a mapped file is there
+// already.
+func (sd *stagedData) fill(f *os.File, buf []byte, off int64) (int, error) {
+	if sd.mapped {
+		return len(buf), nil
+	}
+	return f.ReadAt(buf, off)
+}
+
+// release waits for the background hash and unmaps a mapped file; data
+// must not be used afterwards.
+func (sd *stagedData) release() {
+	sd.wait()
+	if sd.mapped {
+		unmapFile(sd.data)
+		sd.data, sd.mapped = nil, false
+	}
 }
 
 // wait waits for the background hash, if any.

@@ -24,6 +24,12 @@ const maxReferenceDepth = 64
 // readOptions tune one reconstruction.
 type readOptions struct {
 	bypassCache bool // decode the top object's chunks afresh (Verify)
+	// direct decodes each of the top object's chunks that dst covers
+	// whole straight into dst, taking it from the cache only when the
+	// cache holds it already and adding nothing to the cache: for data
+	// read once and whole (an ingest's reference), which would otherwise
+	// push out what readers use.
+	direct bool
 }
 
 // readObject fills dst with the reconstructed bytes of object id starting
@@ -56,6 +62,14 @@ func (s *Store) readObject(ctx context.Context, id string, off int64, dst []byte
 	return parallel(ctx, last-first+1, func(k int) error {
 		i := first + k
 		cOff, cLen := h.obj.ChunkRange(i)
+		if ro.direct && cOff >= off && cOff+cLen <= end {
+			whole := dst[cOff-off : cOff-off+cLen]
+			if data, ok := s.chunks.Peek(chunkKey{h.id, i}); ok && int64(len(data)) == cLen {
+				copy(whole, data)
+				return nil
+			}
+			return s.decodeChunkInto(ctx, h, i, depth, whole)
+		}
 		data, err := s.chunk(ctx, h, i, depth, ro.bypassCache)
 		if err != nil {
 			return err
@@ -79,29 +93,43 @@ func (s *Store) chunk(ctx context.Context, h *objectHandle, i, depth int, bypass
 	return s.chunks.Get(ctx, chunkKey{h.id, i}, load)
 }
 
-// decodeChunk reconstructs chunk i of h's object, reading the reference's
-// bytes of the same range through the cache when the chunk needs them.
+// decodeChunk reconstructs chunk i of h's object into a new buffer.
 func (s *Store) decodeChunk(ctx context.Context, h *objectHandle, i, depth int) ([]byte, error) {
+	_, n := h.obj.ChunkRange(i)
+	dst := make([]byte, n)
+	if err := s.decodeChunkInto(ctx, h, i, depth, dst); err != nil {
+		return nil, err
+	}
+	return dst, nil
+}
+
+// decodeChunkInto reconstructs chunk i of h's object into dst (exactly the
+// chunk's length), reading the reference's bytes of the same range through
+// the cache when the chunk needs them. On error dst holds no meaningful
+// bytes.
+func (s *Store) decodeChunkInto(ctx context.Context, h *objectHandle, i, depth int, dst []byte) error {
 	off, n := h.obj.ChunkRange(i)
+	if int64(len(dst)) != n {
+		return fmt.Errorf("chunk %d of object %s: buffer of %d bytes for %d", i, shortID(h.id), len(dst), n)
+	}
 	var ref []byte
 	if h.obj.ChunkUsesReference(i) {
 		if h.rec.Ref == "" {
-			return nil, corruptError(h.id, fmt.Errorf("chunk %d needs a reference the catalog does not record", i))
+			return corruptError(h.id, fmt.Errorf("chunk %d needs a reference the catalog does not record", i))
 		}
 		var err error
 		if ref, err = s.referenceRange(ctx, h.rec.Ref, off, n, depth+1); err != nil {
-			return nil, fmt.Errorf("reference of object %s: %w", shortID(h.id), err)
+			return fmt.Errorf("reference of object %s: %w", shortID(h.id), err)
 		}
 	}
-	dst := make([]byte, n)
 	start := time.Now()
 	if err := h.obj.DecodeChunk(i, ref, dst); err != nil {
-		return nil, corruptError(h.id, fmt.Errorf("chunk %d: %w", i, err))
+		return corruptError(h.id, fmt.Errorf("chunk %d: %w", i, err))
 	}
 	s.decodeNanos.Add(int64(time.Since(start)))
 	s.chunksDecoded.Add(1)
 	s.bytesDecoded.Add(n)
-	return dst, nil
+	return nil
 }
 
 // referenceRange returns the reconstructed bytes [off, off+n) of object id
