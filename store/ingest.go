@@ -39,6 +39,17 @@ type IngestOptions struct {
 	Stable bool
 }
 
+// Ingests of files of largeIngestSize bytes or more run at most
+// maxLargeIngests at a time; the others wait for a slot. Each holds its
+// reference and its encoding in memory and encodes on every core, so more
+// at once would only add memory (and contention), not speed; two let one
+// encode while the other hashes, writes or commits. Smaller files do not
+// wait.
+const (
+	maxLargeIngests = 2
+	largeIngestSize = 4 << 20
+)
+
 // ingestResult is what one ingest did.
 type ingestResult struct {
 	info     FileInfo
@@ -69,6 +80,14 @@ func (s *Store) ingest(ctx context.Context, path string, src *os.File, opts Inge
 	}
 	s.pendingEncodes.Add(1)
 	defer s.pendingEncodes.Add(-1)
+	if st, err := src.Stat(); err == nil && st.Size() >= largeIngestSize {
+		select {
+		case s.largeIngests <- struct{}{}:
+			defer func() { <-s.largeIngests }()
+		case <-ctx.Done():
+			return ingestResult{}, &PathError{Op: "ingest", Path: p, Err: ctx.Err()}
+		}
+	}
 	s.gcMu.RLock()
 	defer s.gcMu.RUnlock()
 

@@ -97,7 +97,8 @@ type Store struct {
 	bytesDecoded   atomic.Int64
 	chunksDecoded  atomic.Int64
 	decodeNanos    atomic.Int64
-	pendingEncodes atomic.Int64
+	pendingEncodes atomic.Int64  // ingests running or waiting for a slot
+	largeIngests   chan struct{} // slots of ingests of large files
 	lastError      atomic.Pointer[string]
 }
 
@@ -172,6 +173,7 @@ func (s *Store) openParts() error {
 	s.chunks = cache.New[chunkKey](s.opts.CacheSize)
 	s.handles = newHandlePool(maxOpenObjects)
 	s.prefetchSem = make(chan struct{}, maxPrefetches)
+	s.largeIngests = make(chan struct{}, maxLargeIngests)
 	return nil
 }
 
