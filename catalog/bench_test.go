@@ -34,7 +34,7 @@ func BenchmarkObjectsPut(b *testing.B) {
 		b.SetBytes(size)
 		for i := 0; b.Loop(); i++ {
 			copy(data, fmt.Sprint(i)) // a new object every time
-			id, err := d.Put(ctx, data)
+			id, _, err := d.Put(ctx, data)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -150,8 +150,9 @@ type ObjectReader interface {
 // ObjectStore keeps immutable objects named by the SHA-256 of their bytes.
 type ObjectStore interface {
 	// Put stores data durably (temp file, fsync, rename, dir fsync) and
-	// returns its id; storing an existing id is a no-op.
-	Put(ctx context.Context, data []byte) (string, error)
+	// returns its id and whether it wrote it; storing an existing id is a
+	// no-op that reports created false.
+	Put(ctx context.Context, data []byte) (id string, created bool, err error)
 	Open(ctx context.Context, id string) (ObjectReader, error)
 	Has(ctx context.Context, id string) (bool, error)
 	Delete(ctx context.Context, id string) error

@@ -65,20 +65,22 @@ func checkID(id string) error {
 	return nil
 }
 
-// Put stores data durably and returns its id; storing an id that exists
-// with the right size is a no-op (a file of the wrong size is replaced).
-func (d *DirObjects) Put(ctx context.Context, data []byte) (string, error) {
+// Put stores data durably and returns its id and whether it wrote the
+// file; storing an id that exists with the right size is a no-op (a file of
+// the wrong size is replaced).
+func (d *DirObjects) Put(ctx context.Context, data []byte) (string, bool, error) {
 	if err := ctx.Err(); err != nil {
-		return "", err
+		return "", false, err
 	}
 	id := ObjectID(data)
 	if fi, err := os.Stat(d.path(id)); err == nil && fi.Size() == int64(len(data)) {
-		return id, nil
+		return id, false, nil
 	}
-	return d.write(ctx, func(w io.Writer) (string, error) {
+	id, err := d.write(ctx, func(w io.Writer) (string, error) {
 		_, err := w.Write(data)
 		return id, err
 	})
+	return id, err == nil, err
 }
 
 // PutReader stores everything r yields, durably, without holding it in

@@ -33,9 +33,9 @@ func TestObjectsRoundTrip(t *testing.T) {
 	inputs := [][]byte{{}, []byte("hello"), bytes.Repeat([]byte{0xAB}, 3<<20)}
 	var ids []string
 	for _, data := range inputs {
-		id, err := d.Put(ctx, data)
-		if err != nil {
-			t.Fatal(err)
+		id, created, err := d.Put(ctx, data)
+		if err != nil || !created {
+			t.Fatalf("Put = %s, created %v, %v", id, created, err)
 		}
 		if id != ObjectID(data) {
 			t.Fatalf("id %s is not the SHA-256 of the data", id)
@@ -63,8 +63,8 @@ func TestObjectsRoundTrip(t *testing.T) {
 		if err := d.Verify(ctx, id); err != nil {
 			t.Fatal(err)
 		}
-		if again, err := d.Put(ctx, data); err != nil || again != id {
-			t.Fatalf("second Put = %s, %v", again, err)
+		if again, created, err := d.Put(ctx, data); err != nil || again != id || created {
+			t.Fatalf("second Put = %s, created %v, %v; want the same id, not created", again, created, err)
 		}
 	}
 	list, err := d.List(ctx)
@@ -127,7 +127,7 @@ func TestObjectCorruption(t *testing.T) {
 	d, dir := newTestObjects(t)
 	ctx := context.Background()
 	data := []byte("precious tensor bytes")
-	id, _ := d.Put(ctx, data)
+	id, _, _ := d.Put(ctx, data)
 	file := filepath.Join(dir, id[:2], id)
 	tests := []struct {
 		name    string
@@ -148,8 +148,8 @@ func TestObjectCorruption(t *testing.T) {
 		}
 	}
 	// A Put of the same content repairs an object of the wrong size.
-	if _, err := d.Put(ctx, data); err != nil {
-		t.Fatal(err)
+	if _, created, err := d.Put(ctx, data); err != nil || !created {
+		t.Fatalf("Put over a truncated object: created %v, %v", created, err)
 	}
 	if err := d.Verify(ctx, id); err != nil {
 		t.Fatalf("after repairing Put: %v", err)
@@ -209,7 +209,7 @@ func TestObjectWriteFaultsLeaveNothing(t *testing.T) {
 				if streaming {
 					_, _, err = d.PutReader(ctx, bytes.NewReader(data))
 				} else {
-					_, err = d.Put(ctx, data)
+					_, _, err = d.Put(ctx, data)
 				}
 				if !errors.Is(err, tt.want) {
 					t.Fatalf("Put = %v, want %v", err, tt.want)
@@ -241,12 +241,12 @@ func TestObjectsRealFullDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	small, err := d.Put(ctx, bytes.Repeat([]byte{1}, 100<<10))
+	small, _, err := d.Put(ctx, bytes.Repeat([]byte{1}, 100<<10))
 	if err != nil {
 		t.Fatal(err)
 	}
 	big := bytes.Repeat([]byte{2}, 2<<20)
-	if _, err := d.Put(ctx, big); !errors.Is(err, syscall.ENOSPC) {
+	if _, _, err := d.Put(ctx, big); !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("Put on a full disk = %v, want ENOSPC", err)
 	}
 	if _, _, err := d.PutReader(ctx, bytes.NewReader(big)); !errors.Is(err, syscall.ENOSPC) {
@@ -261,7 +261,7 @@ func TestObjectsRealFullDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Space is back: writing works again.
-	if _, err := d.Put(ctx, bytes.Repeat([]byte{3}, 100<<10)); err != nil {
+	if _, _, err := d.Put(ctx, bytes.Repeat([]byte{3}, 100<<10)); err != nil {
 		t.Fatalf("after a full disk: %v", err)
 	}
 }
@@ -286,7 +286,7 @@ func TestConcurrentPutsOfOneObject(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := d.Put(ctx, data)
+			_, _, err := d.Put(ctx, data)
 			errs <- err
 		}()
 	}
@@ -323,7 +323,7 @@ func TestObjectReaderConcurrentReadAt(t *testing.T) {
 	for i := range data {
 		data[i] = byte(i * 7)
 	}
-	id, _ := d.Put(ctx, data)
+	id, _, _ := d.Put(ctx, data)
 	r, err := d.Open(ctx, id)
 	if err != nil {
 		t.Fatal(err)

@@ -3,8 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -232,18 +230,9 @@ func (s *Store) keep(ctx context.Context, e *encoded, t delta.Tensor, ref []byte
 // putObject stores object bytes durably and returns their id and the bytes
 // newly written (0 when the object file already existed).
 func (s *Store) putObject(ctx context.Context, data []byte) (string, int64, error) {
-	sum := sha256.Sum256(data)
-	id := hex.EncodeToString(sum[:])
-	had, err := s.objects.Has(ctx, id)
-	if err != nil || had {
+	id, created, err := s.objects.Put(ctx, data)
+	if err != nil || !created {
 		return id, 0, err
-	}
-	got, err := s.objects.Put(ctx, data)
-	if err != nil {
-		return "", 0, err
-	}
-	if got != id {
-		return "", 0, fmt.Errorf("object store named the object %s, want %s", shortID(got), shortID(id))
 	}
 	return id, int64(len(data)), nil
 }

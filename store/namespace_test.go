@@ -216,8 +216,8 @@ func TestReadOnly(t *testing.T) {
 // fullDisk is an object store whose disk is full.
 type fullDisk struct{ catalog.ObjectStore }
 
-func (fullDisk) Put(context.Context, []byte) (string, error) {
-	return "", fmt.Errorf("write object: %w", syscall.ENOSPC)
+func (fullDisk) Put(context.Context, []byte) (string, bool, error) {
+	return "", false, fmt.Errorf("write object: %w", syscall.ENOSPC)
 }
 
 func TestFullDiskLeavesNoHalfWrittenEntry(t *testing.T) {

@@ -149,7 +149,7 @@ type failingPuts struct{ catalog.ObjectStore }
 
 var errPutFails = errors.New("put fails")
 
-func (failingPuts) Put(context.Context, []byte) (string, error) { return "", errPutFails }
+func (failingPuts) Put(context.Context, []byte) (string, bool, error) { return "", false, errPutFails }
 
 // A failure to write the object is the ingest's error: it is not taken for
 // a failed check and another encoding is not tried.
