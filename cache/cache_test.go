@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -37,8 +38,8 @@ func checkInvariants[K comparable](t testing.TB, c *Cache[K]) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var sum int64
-	for _, v := range c.lru.Values() {
-		sum += int64(len(v))
+	for _, e := range c.lru.Values() {
+		sum += int64(len(e.val))
 	}
 	if sum != c.stats.Bytes {
 		t.Fatalf("Bytes = %d, sum of held values = %d", c.stats.Bytes, sum)
@@ -284,47 +285,230 @@ func TestRemove(t *testing.T) {
 func TestPeek(t *testing.T) {
 	c := New[int](20)
 	ctx := context.Background()
-	if _, ok := c.Peek(1); ok {
+	if _, _, ok := c.Peek(1); ok {
 		t.Fatal("Peek found a key never loaded")
 	}
 	c.Get(ctx, 1, loader(1, 10, nil))
 	c.Get(ctx, 2, loader(2, 10, nil))
 	before := c.Stats()
-	v, ok := c.Peek(1)
+	v, release, ok := c.Peek(1)
 	if !ok || !bytes.Equal(v, valueFor(1, 10)) {
 		t.Fatalf("Peek(1) = %v, %v", v, ok)
 	}
+	release()
 	if after := c.Stats(); after != before {
 		t.Fatalf("Peek changed the stats: %+v, then %+v", before, after)
 	}
 	// Peek must not make 1 recent: adding 3 evicts 1, the oldest.
 	c.Get(ctx, 3, loader(3, 10, nil))
-	if _, ok := c.Peek(1); ok {
+	if _, _, ok := c.Peek(1); ok {
 		t.Fatal("Peek refreshed the recency of key 1")
 	}
-	if _, ok := c.Peek(2); !ok {
+	if _, _, ok := c.Peek(2); !ok {
 		t.Fatal("key 2 was evicted instead of key 1")
 	}
 	// A load in progress is not waited for.
-	release := make(chan struct{})
-	go c.Get(ctx, 4, func(context.Context) ([]byte, error) { <-release; return []byte("x"), nil })
+	release2 := make(chan struct{})
+	go c.Get(ctx, 4, func(context.Context) ([]byte, error) { <-release2; return []byte("x"), nil })
 	waitFor(t, func() bool { return c.Stats().Misses == 4 })
-	if _, ok := c.Peek(4); ok {
+	if _, _, ok := c.Peek(4); ok {
 		t.Fatal("Peek returned a value still loading")
 	}
-	close(release)
-	waitFor(t, func() bool { _, ok := c.Peek(4); return ok })
+	close(release2)
+	waitFor(t, func() bool { _, _, ok := c.Peek(4); return ok })
+}
+
+// freed records what a cache hands back for reuse.
+type freed struct {
+	mu   sync.Mutex
+	vals [][]byte
+}
+
+func (f *freed) free(v []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.vals = append(f.vals, v)
+}
+
+// has reports whether v (the same array) was handed back, and how often.
+func (f *freed) count(v []byte) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, w := range f.vals {
+		if len(w) > 0 && len(v) > 0 && &w[0] == &v[0] {
+			n++
+		}
+	}
+	return n
+}
+
+// TestHoldsDelayReuse: a value the cache drops is handed back for reuse
+// once, and only when no caller holds it.
+func TestHoldsDelayReuse(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		drop func(c *Cache[int]) // drops key 1 while it is held
+	}{
+		{"evicted", func(c *Cache[int]) { c.Get(ctx, 2, loader(2, 10, nil)) }},
+		{"removed", func(c *Cache[int]) { c.Remove(1) }},
+		{"purged", func(c *Cache[int]) { c.Purge() }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := New[int](10)
+			var f freed
+			c.OnFree(f.free)
+			v, rel1, err := c.Acquire(ctx, 1, loader(1, 10, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			v2, rel2, _ := c.Acquire(ctx, 1, loader(1, 10, nil)) // a hit: a second hold
+			_, rel3, ok := c.Peek(1)                             // a third
+			if !ok || &v2[0] != &v[0] {
+				t.Fatal("the holds are not on the same value")
+			}
+			tt.drop(c)
+			rel1()
+			rel1() // a second call of the same release does not count
+			rel2()
+			if f.count(v) != 0 {
+				t.Fatal("a value still held was handed back")
+			}
+			rel3()
+			if f.count(v) != 1 {
+				t.Fatalf("the dropped value was handed back %d times, want once", f.count(v))
+			}
+			checkInvariants(t, c)
+		})
+	}
+}
+
+func TestNotHeldValuesAreFreedAtOnce(t *testing.T) {
+	ctx := context.Background()
+	c := New[int](10)
+	var f freed
+	c.OnFree(f.free)
+	v, rel, _ := c.Acquire(ctx, 1, loader(1, 10, nil))
+	rel()
+	c.Get(ctx, 2, loader(2, 10, nil)) // evicts 1, which no one holds
+	if f.count(v) != 1 {
+		t.Fatal("an evicted value no one held was not handed back")
+	}
+	// A value too large to keep is handed back when its holder releases it.
+	big, relBig, _ := c.Acquire(ctx, 3, loader(3, 11, nil))
+	if f.count(big) != 0 {
+		t.Fatal("a held value too large to keep was handed back")
+	}
+	relBig()
+	if f.count(big) != 1 {
+		t.Fatal("a released value too large to keep was not handed back")
+	}
+	// Get's values are never handed back.
+	g, _ := c.Get(ctx, 4, loader(4, 10, nil))
+	c.Purge()
+	if f.count(g) != 0 {
+		t.Fatal("a value returned by Get was handed back")
+	}
+}
+
+// TestSharedLoadHolds: every caller waiting for one load holds the result;
+// a caller that gives up lets go of its hold whether the load finished or
+// not.
+func TestSharedLoadHolds(t *testing.T) {
+	c := New[int](100)
+	var f freed
+	c.OnFree(f.free)
+	gate := make(chan struct{})
+	val := []byte("shared")
+	load := func(context.Context) ([]byte, error) { <-gate; return val, nil }
+	type result struct {
+		release func()
+		err     error
+	}
+	results := make(chan result, 3)
+	for range 3 {
+		go func() {
+			_, rel, err := c.Acquire(context.Background(), 1, load)
+			results <- result{rel, err}
+		}()
+	}
+	// A fourth caller gives up before the load ends.
+	ctx, cancel := context.WithCancel(context.Background())
+	gaveUp := make(chan error)
+	go func() { _, _, err := c.Acquire(ctx, 1, load); gaveUp <- err }()
+	waitFor(t, func() bool { s := c.Stats(); return s.Misses+s.Shared == 4 })
+	cancel()
+	if err := <-gaveUp; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled caller: %v", err)
+	}
+	close(gate)
+	var rels []func()
+	for range 3 {
+		r := <-results
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		rels = append(rels, r.release)
+	}
+	c.Remove(1)
+	for i, rel := range rels {
+		if f.count(val) != 0 {
+			t.Fatalf("handed back with %d of 3 holds still out", 3-i)
+		}
+		rel()
+	}
+	if f.count(val) != 1 {
+		t.Fatalf("handed back %d times, want once", f.count(val))
+	}
 }
 
 // TestStress runs many goroutines over many keys with a cache small enough
 // to evict constantly, checking values and the byte bound after every call.
+// TestStress runs many goroutines over many keys with a cache small enough
+// to evict constantly, checking values and the byte bound after every call;
+// in the reuse mode, values are acquired and released, and every value
+// handed back is poisoned and reused by later loads, so a value handed
+// back while still held would be seen changing under its holder.
 func TestStress(t *testing.T) {
+	for _, reuse := range []bool{false, true} {
+		t.Run(fmt.Sprintf("reuse=%v", reuse), func(t *testing.T) { stress(t, reuse) })
+	}
+}
+
+func stress(t *testing.T, reuse bool) {
 	const (
 		goroutines = 16
 		keys       = 200
 		opsEach    = 1500
 	)
 	c := New[int](2000)
+	var (
+		poolMu sync.Mutex
+		pool   = map[int][][]byte{} // handed-back values by length
+	)
+	if reuse {
+		c.OnFree(func(v []byte) {
+			for i := range v {
+				v[i] = 0xEE
+			}
+			poolMu.Lock()
+			pool[len(v)] = append(pool[len(v)], v)
+			poolMu.Unlock()
+		})
+	}
+	newValue := func(k, size int) []byte {
+		poolMu.Lock()
+		defer poolMu.Unlock()
+		if free := pool[size]; len(free) > 0 {
+			v := free[len(free)-1]
+			pool[size] = free[:len(free)-1]
+			copy(v, valueFor(k, size))
+			return v
+		}
+		return valueFor(k, size)
+	}
 	var wg sync.WaitGroup
 	var failed atomic.Bool
 	for g := range goroutines {
@@ -340,13 +524,33 @@ func TestStress(t *testing.T) {
 				if rng.IntN(20) == 0 {
 					ctx, cancel = context.WithTimeout(ctx, time.Duration(rng.IntN(50))*time.Microsecond)
 				}
-				v, err := c.Get(ctx, k, func(context.Context) ([]byte, error) {
+				load := func(context.Context) ([]byte, error) {
 					if k%34 == 0 { // some keys always fail to load
 						return nil, errors.New("flaky")
 					}
-					return valueFor(k, size), nil
-				})
+					return newValue(k, size), nil
+				}
+				var (
+					v       []byte
+					release = func() {}
+					err     error
+				)
+				switch {
+				case !reuse:
+					v, err = c.Get(ctx, k, load)
+				case rng.IntN(4) == 0:
+					var ok bool
+					if v, release, ok = c.Peek(k); !ok {
+						release = func() {}
+						err = errors.New("flaky") // nothing to check
+					}
+				default:
+					v, release, err = c.Acquire(ctx, k, load)
+				}
 				cancel()
+				if err == nil && reuse {
+					runtime.Gosched() // let others evict and reuse meanwhile
+				}
 				switch {
 				case err != nil && (errors.Is(err, context.DeadlineExceeded) || err.Error() == "flaky"):
 				case err != nil:
@@ -355,6 +559,9 @@ func TestStress(t *testing.T) {
 				case !bytes.Equal(v, valueFor(k, size)):
 					t.Errorf("key %d: wrong value", k)
 					failed.Store(true)
+				}
+				if err == nil {
+					release()
 				}
 				if s := c.Stats(); s.Bytes > s.MaxBytes || s.Bytes < 0 {
 					t.Errorf("byte bound broken: %+v", s)
@@ -372,6 +579,22 @@ func TestStress(t *testing.T) {
 	s := c.Stats()
 	if s.Evictions == 0 || s.Hits == 0 || s.LoadErrors == 0 {
 		t.Fatalf("stress did not exercise eviction, hits and errors: %+v", s)
+	}
+	if reuse {
+		reused := 0
+		for _, e := range c.lru.Values() {
+			if e.holds != 0 {
+				t.Errorf("a cached value is still held %d times with every caller done", e.holds)
+			}
+		}
+		poolMu.Lock()
+		for _, free := range pool {
+			reused += len(free)
+		}
+		poolMu.Unlock()
+		if reused == 0 {
+			t.Error("nothing was handed back for reuse")
+		}
 	}
 	t.Logf("stats: %+v", s)
 }

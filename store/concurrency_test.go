@@ -116,6 +116,9 @@ func TestConcurrentReadersTinyCache(t *testing.T) {
 	}()
 	wg.Wait()
 	rs := s.RuntimeStats()
+	if s.bufs.reused.Load() == 0 {
+		t.Error("no decoded-chunk buffer was reused: the test did not exercise recycling")
+	}
 	if rs.CacheEvictions == 0 {
 		t.Error("the tiny cache never evicted")
 	}

@@ -72,7 +72,10 @@ func (s *Store) prefetch(id string, from int64, next *atomic.Int64) {
 		return
 	}
 	parallel(ctx, int(last-start), func(k int) error {
-		_, err := s.chunk(ctx, h, int(start)+k, 0, false)
+		_, release, err := s.chunk(ctx, h, int(start)+k, 0, false)
+		if err == nil {
+			release()
+		}
 		return err
 	})
 }

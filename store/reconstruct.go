@@ -64,16 +64,20 @@ func (s *Store) readObject(ctx context.Context, id string, off int64, dst []byte
 		cOff, cLen := h.obj.ChunkRange(i)
 		if ro.direct && cOff >= off && cOff+cLen <= end {
 			whole := dst[cOff-off : cOff-off+cLen]
-			if data, ok := s.chunks.Peek(chunkKey{h.id, i}); ok && int64(len(data)) == cLen {
-				copy(whole, data)
-				return nil
+			if data, release, ok := s.chunks.Peek(chunkKey{h.id, i}); ok {
+				n := copy(whole, data)
+				release()
+				if int64(n) == cLen {
+					return nil
+				}
 			}
 			return s.decodeChunkInto(ctx, h, i, depth, whole)
 		}
-		data, err := s.chunk(ctx, h, i, depth, ro.bypassCache)
+		data, release, err := s.chunk(ctx, h, i, depth, ro.bypassCache)
 		if err != nil {
 			return err
 		}
+		defer release()
 		if int64(len(data)) != cLen {
 			return corruptError(id, fmt.Errorf("chunk %d decoded to %d bytes, want %d", i, len(data), cLen))
 		}
@@ -84,20 +88,30 @@ func (s *Store) readObject(ctx context.Context, id string, off int64, dst []byte
 	})
 }
 
-// chunk returns chunk i of h's object, from the cache or decoded once.
-func (s *Store) chunk(ctx context.Context, h *objectHandle, i, depth int, bypassCache bool) ([]byte, error) {
+// chunk returns chunk i of h's object, from the cache or decoded once, and
+// the function the caller must call once it no longer reads the bytes (the
+// buffer may then be reused).
+func (s *Store) chunk(ctx context.Context, h *objectHandle, i, depth int, bypassCache bool) ([]byte, func(), error) {
 	load := func(ctx context.Context) ([]byte, error) { return s.decodeChunk(ctx, h, i, depth) }
 	if bypassCache {
-		return load(ctx)
+		data, err := load(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		return data, func() { s.bufs.put(data) }, nil
 	}
-	return s.chunks.Get(ctx, chunkKey{h.id, i}, load)
+	return s.chunks.Acquire(ctx, chunkKey{h.id, i}, load)
 }
 
-// decodeChunk reconstructs chunk i of h's object into a new buffer.
+// decodeChunk reconstructs chunk i of h's object into a buffer of its own.
 func (s *Store) decodeChunk(ctx context.Context, h *objectHandle, i, depth int) ([]byte, error) {
 	_, n := h.obj.ChunkRange(i)
-	dst := make([]byte, n)
+	if n < 0 {
+		return nil, corruptError(h.id, fmt.Errorf("chunk %d has length %d", i, n))
+	}
+	dst := s.bufs.get(n)
 	if err := s.decodeChunkInto(ctx, h, i, depth, dst); err != nil {
+		s.bufs.put(dst)
 		return nil, err
 	}
 	return dst, nil
@@ -117,10 +131,14 @@ func (s *Store) decodeChunkInto(ctx context.Context, h *objectHandle, i, depth i
 		if h.rec.Ref == "" {
 			return corruptError(h.id, fmt.Errorf("chunk %d needs a reference the catalog does not record", i))
 		}
-		var err error
-		if ref, err = s.referenceRange(ctx, h.rec.Ref, off, n, depth+1); err != nil {
+		var (
+			release func()
+			err     error
+		)
+		if ref, release, err = s.referenceRange(ctx, h.rec.Ref, off, n, depth+1); err != nil {
 			return fmt.Errorf("reference of object %s: %w", shortID(h.id), err)
 		}
+		defer release()
 	}
 	start := time.Now()
 	if err := h.obj.DecodeChunk(i, ref, dst); err != nil {
@@ -133,36 +151,41 @@ func (s *Store) decodeChunkInto(ctx context.Context, h *objectHandle, i, depth i
 }
 
 // referenceRange returns the reconstructed bytes [off, off+n) of object id
-// for use as a reference. When the range is exactly one chunk of id (the
-// usual case: a delta and its base share the chunk size) it is the cached
-// chunk itself, without a copy; DecodeChunk only reads its reference
+// for use as a reference, and the function to call once they are no longer
+// read. When the range is exactly one chunk of id (the usual case: a delta
+// and its base share the chunk size) it is the cached chunk itself, without
+// a copy; DecodeChunk only reads its reference
 // (TestDecodeChunkLeavesReferenceAlone guards that).
-func (s *Store) referenceRange(ctx context.Context, id string, off, n int64, depth int) ([]byte, error) {
+func (s *Store) referenceRange(ctx context.Context, id string, off, n int64, depth int) ([]byte, func(), error) {
 	if depth > maxReferenceDepth {
-		return nil, corruptError(id, fmt.Errorf("references nest deeper than %d (a loop?)", maxReferenceDepth))
+		return nil, nil, corruptError(id, fmt.Errorf("references nest deeper than %d (a loop?)", maxReferenceDepth))
 	}
 	h, err := s.acquire(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	hdr := h.obj.Header()
 	if hdr.ChunkSize > 0 && off >= 0 && off%hdr.ChunkSize == 0 && off/hdr.ChunkSize < int64(hdr.NumChunks) {
 		i := int(off / hdr.ChunkSize)
 		if cOff, cLen := h.obj.ChunkRange(i); cOff == off && cLen == n {
-			data, err := s.chunk(ctx, h, i, depth, false)
+			data, release, err := s.chunk(ctx, h, i, depth, false)
 			s.release(h)
 			if err == nil && int64(len(data)) != n {
+				release()
 				err = corruptError(id, fmt.Errorf("chunk %d decoded to %d bytes, want %d", i, len(data), n))
 			}
-			return data, err
+			if err != nil {
+				return nil, nil, err
+			}
+			return data, release, nil
 		}
 	}
 	s.release(h)
 	buf := make([]byte, n)
 	if err := s.readObject(ctx, id, off, buf, depth, readOptions{}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return buf, nil
+	return buf, func() {}, nil
 }
 
 // parallel runs fn(0..n-1) on up to GOMAXPROCS goroutines and returns the

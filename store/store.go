@@ -99,6 +99,7 @@ type Store struct {
 	decodeNanos    atomic.Int64
 	pendingEncodes atomic.Int64  // ingests running or waiting for a slot
 	largeIngests   chan struct{} // slots of ingests of large files
+	bufs           chunkBufs     // decoded-chunk buffers for reuse
 	lastError      atomic.Pointer[string]
 }
 
@@ -171,6 +172,7 @@ func (s *Store) openParts() error {
 	}
 	s.objects = objs
 	s.chunks = cache.New[chunkKey](s.opts.CacheSize)
+	s.chunks.OnFree(s.bufs.put)
 	s.handles = newHandlePool(maxOpenObjects)
 	s.prefetchSem = make(chan struct{}, maxPrefetches)
 	s.largeIngests = make(chan struct{}, maxLargeIngests)
