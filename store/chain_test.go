@@ -134,13 +134,7 @@ func TestDedupStoresIdenticalTensorsOnce(t *testing.T) {
 }
 
 func TestBaseTensorOfAnotherShapeIsStandalone(t *testing.T) {
-	s := newStore(t, Options{})
-	ctx := context.Background()
-	mustMkdir(t, s, "b")
-	mustMkdir(t, s, "f")
-	if err := s.SetBase(ctx, "f", "b"); err != nil {
-		t.Fatal(err)
-	}
+	s := newStoreWithBase(t, Options{})
 	ingestBytes(t, s, "b/w.npy", makeNPY(t, "<f4", []int64{100, 100}, f32bytes(weights(1, 10000))))
 	file := makeNPY(t, "<f4", []int64{50, 200}, f32bytes(weights(1, 10000)))
 	fi := ingestBytes(t, s, "f/w.npy", file)
@@ -230,13 +224,8 @@ func TestVerifyChecksReferenceLinks(t *testing.T) {
 // content is hashed; a failure of that speculative decode is not the
 // ingest's. A changed tensor still becomes a delta.
 func TestFrozenTensorDedupsAgainstItsBase(t *testing.T) {
-	s := newStore(t, Options{})
+	s := newStoreWithBase(t, Options{})
 	ctx := context.Background()
-	mustMkdir(t, s, "b")
-	mustMkdir(t, s, "f")
-	if err := s.SetBase(ctx, "f", "b"); err != nil {
-		t.Fatal(err)
-	}
 	w := weights(51, 300000)
 	frozen := makeNPY(t, "<f4", []int64{300000}, f32bytes(w))
 	ingestBytes(t, s, "b/w.npy", frozen)

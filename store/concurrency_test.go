@@ -56,13 +56,8 @@ func TestConcurrentReadersDecodeOnce(t *testing.T) {
 func TestConcurrentReadersTinyCache(t *testing.T) {
 	cfg := delta.DefaultConfig()
 	cfg.ChunkSize = 8 << 10
-	s := newStore(t, Options{Delta: cfg, CacheSize: 24 << 10})
+	s := newStoreWithBase(t, Options{Delta: cfg, CacheSize: 24 << 10})
 	ctx := context.Background()
-	mustMkdir(t, s, "b")
-	mustMkdir(t, s, "f")
-	if err := s.SetBase(ctx, "f", "b"); err != nil {
-		t.Fatal(err)
-	}
 	const files, n = 6, 8000 // 32 KB each, 4 chunks
 	want := make(map[string][]byte)
 	for i := range files {

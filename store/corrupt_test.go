@@ -56,13 +56,8 @@ func TestCorruptObjectIsAnErrorNeverWrongBytes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			logger, logs := newLogger()
-			s := newStore(t, Options{Logger: logger})
+			s := newStoreWithBase(t, Options{Logger: logger})
 			ctx := context.Background()
-			mustMkdir(t, s, "b")
-			mustMkdir(t, s, "f")
-			if err := s.SetBase(ctx, "f", "b"); err != nil {
-				t.Fatal(err)
-			}
 			w := weights(21, 60000)
 			ingestBytes(t, s, "b/w.npy", makeNPY(t, "<f4", []int64{60000}, f32bytes(w)))
 			ingestBytes(t, s, "f/w.npy", makeNPY(t, "<f4", []int64{60000}, f32bytes(fineTune(22, w, 0.1))))

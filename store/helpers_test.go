@@ -32,6 +32,19 @@ func newStore(t testing.TB, opts Options) *Store {
 	return s
 }
 
+// newStoreWithBase is newStore holding two models, "b" and "f", f's base
+// being b.
+func newStoreWithBase(t testing.TB, opts Options) *Store {
+	t.Helper()
+	s := newStore(t, opts)
+	mustMkdir(t, s, "b")
+	mustMkdir(t, s, "f")
+	if err := s.SetBase(context.Background(), "f", "b"); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // logBuffer collects log lines for assertions.
 type logBuffer struct {
 	mu  sync.Mutex

@@ -26,13 +26,8 @@ func TestIngestReferenceLeavesCacheAlone(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := delta.DefaultConfig()
 			cfg.ChunkSize = chunk
-			s := newStore(t, Options{Delta: cfg})
+			s := newStoreWithBase(t, Options{Delta: cfg})
 			ctx := context.Background()
-			mustMkdir(t, s, "b")
-			mustMkdir(t, s, "f")
-			if err := s.SetBase(ctx, "f", "b"); err != nil {
-				t.Fatal(err)
-			}
 			n := (4*chunk + chunk/2) / 4 // five chunks, the last one short
 			w := weights(21, n)
 			ingestBytes(t, s, "b/w.npy", makeNPY(t, "<f4", []int64{int64(n)}, f32bytes(w)))

@@ -260,13 +260,7 @@ func TestReadBoundaries(t *testing.T) {
 // TestSpecialFloatsBitExact checks NaN payloads, -0, infinities and
 // subnormals survive a delta round trip in every float width.
 func TestSpecialFloatsBitExact(t *testing.T) {
-	s := newStore(t, Options{})
-	ctx := context.Background()
-	mustMkdir(t, s, "b")
-	mustMkdir(t, s, "f")
-	if err := s.SetBase(ctx, "f", "b"); err != nil {
-		t.Fatal(err)
-	}
+	s := newStoreWithBase(t, Options{})
 	n := 4096
 	w := weights(3, n)
 	tuned := fineTune(4, w, 0.05)

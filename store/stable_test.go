@@ -40,13 +40,8 @@ func TestIngestStableSource(t *testing.T) {
 		}
 		return orig(ctx, tensor, ref, cfg)
 	}
-	s := newStore(t, Options{})
+	s := newStoreWithBase(t, Options{})
 	ctx := context.Background()
-	mustMkdir(t, s, "b")
-	mustMkdir(t, s, "f")
-	if err := s.SetBase(ctx, "f", "b"); err != nil {
-		t.Fatal(err)
-	}
 	ingestBytes(t, s, "b/w.npy", makeNPY(t, "<f4", []int64{n}, f32bytes(w)))
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

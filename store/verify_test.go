@@ -21,13 +21,8 @@ func TestVerifyReportsOneProblemPerFile(t *testing.T) {
 		{"base missing", "b/w.npy", func(t *testing.T, name string) { os.Remove(name) }, []string{"b/w.npy", "f/w.npy"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newStore(t, Options{})
+			s := newStoreWithBase(t, Options{})
 			ctx := context.Background()
-			mustMkdir(t, s, "b")
-			mustMkdir(t, s, "f")
-			if err := s.SetBase(ctx, "f", "b"); err != nil {
-				t.Fatal(err)
-			}
 			w := weights(61, 60000)
 			ingestBytes(t, s, "b/w.npy", makeNPY(t, "<f4", []int64{60000}, f32bytes(w)))
 			if fi := ingestBytes(t, s, "f/w.npy", makeNPY(t, "<f4", []int64{60000}, f32bytes(fineTune(62, w, 0.1)))); fi.Base == "" {
