@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 
 	"deltafs/delta"
 )
@@ -237,9 +236,6 @@ func (s *Store) putObject(ctx context.Context, data []byte) (string, int64, erro
 	return id, int64(len(data)), nil
 }
 
-// verifyBufs holds chunk-sized buffers for verifyEncoded.
-var verifyBufs sync.Pool // of *[]byte
-
 // verifyEncoded, unless the store skips write checks, decodes every chunk
 // of the serialized object e and compares it byte for byte with t (lossless
 // objects), or lets the decoder's own checksums vouch for it (lossy ones).
@@ -266,13 +262,8 @@ func (s *Store) verifyEncoded(e *encoded, t delta.Tensor, ref []byte) error {
 			}
 			r = ref[off : off+n]
 		}
-		bp, _ := verifyBufs.Get().(*[]byte)
-		if bp == nil || int64(cap(*bp)) < n {
-			b := make([]byte, n)
-			bp = &b
-		}
-		defer verifyBufs.Put(bp)
-		dst := (*bp)[:n]
+		dst := s.bufs.get(n)
+		defer s.bufs.put(dst)
 		if err := o.DecodeChunk(i, r, dst); err != nil {
 			return fmt.Errorf("chunk %d: %w", i, err)
 		}

@@ -15,7 +15,8 @@ const maxRecycledBytes = 16 << 20
 var poisonRecycled = testing.Testing()
 
 // chunkBufs keeps buffers of decoded chunks that the cache dropped and no
-// reader holds, for the next decode of a chunk of the same length: in a
+// reader holds (and those of the write check, verifyEncoded), for the next
+// decode of a chunk of the same length: in a
 // steady stream of reads through a full cache, decoding then allocates
 // nothing, so the garbage collector (kept busy by the daemon's memory
 // limit) and the kernel (faulting in fresh pages) have no work.
