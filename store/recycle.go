@@ -40,7 +40,9 @@ func (p *chunkBufs) get(n int64) []byte {
 		return b
 	}
 	p.mu.Unlock()
-	return make([]byte, n)
+	b := make([]byte, n)
+	prefault(b)
+	return b
 }
 
 // put keeps b for reuse while the pool is under its bound; the caller must

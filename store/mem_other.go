@@ -12,3 +12,6 @@ func mapFile(*os.File, int64) ([]byte, error) { return nil, errors.ErrUnsupporte
 
 // unmapFile undoes mapFile.
 func unmapFile([]byte) error { return nil }
+
+// prefault does nothing on this system: pages fault in as they are written.
+func prefault([]byte) {}
