@@ -1,5 +1,6 @@
 // Package cache is a byte-bounded LRU of byte slices that computes each key
-// once, however many callers ask for it at the same time.
+// once, however many callers ask for it at the same time, and can hand the
+// values it drops back for reuse once no caller holds them.
 package cache
 
 import (
