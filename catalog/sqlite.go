@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"modernc.org/sqlite"
@@ -22,6 +23,7 @@ import (
 const (
 	sqliteBusy       = 5
 	sqliteLocked     = 6
+	sqliteFull       = 13 // SQLITE_FULL: the disk (or the database) is full
 	sqliteNotADB     = 26
 	sqliteConstraint = 19
 	sqliteFKExtended = 787 // SQLITE_CONSTRAINT_FOREIGNKEY
@@ -285,6 +287,9 @@ func mapErr(op string, err error) error {
 		return fmt.Errorf("%w: %s: %v", ErrBusy, op, err)
 	case code&0xff == sqliteNotADB:
 		return fmt.Errorf("%w: %s: %v", ErrNotCatalog, op, err)
+	case code&0xff == sqliteFull:
+		// Callers branch on a full disk whichever file filled it.
+		return fmt.Errorf("catalog: %s: %w (%v)", op, syscall.ENOSPC, err)
 	case code == sqliteFKExtended:
 		return fmt.Errorf("%w: %s: %v", ErrDanglingRef, op, err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

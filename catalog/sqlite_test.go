@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -12,8 +13,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestReopenKeepsData(t *testing.T) {
@@ -474,4 +478,51 @@ func TestReadOnlyUseWritesNothing(t *testing.T) {
 	if !slices.Equal(before, after) {
 		t.Fatal("opening, reading and closing an up-to-date catalog changed its file")
 	}
+}
+
+// TestFullDiskIsENOSPC fills a small tmpfs under the catalog (needs root;
+// skipped otherwise): a commit that finds no space fails with an error that
+// is syscall.ENOSPC, whatever SQLite calls it, and loses nothing committed
+// before; once space is back, commits work again.
+func TestFullDiskIsENOSPC(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	mnt := t.TempDir()
+	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=512k"); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
+	c, err := OpenSQLite(filepath.Join(mnt, "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	update(t, c, func(tx Tx) error { return tx.PutEntry(ctx, Entry{Path: "m", Kind: KindDir, Mode: 0o755}) })
+	filler := filepath.Join(mnt, "filler")
+	if err := os.WriteFile(filler, make([]byte, 1<<20), 0o644); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("filling the disk: %v", err)
+	}
+	var full error
+	for i := 0; i < 64 && full == nil; i++ {
+		full = c.Update(ctx, func(tx Tx) error {
+			id := fakeID(fmt.Sprint(i))
+			if err := tx.PutObject(ctx, Object{ID: id, Strategy: "auto", RawSize: 1, StoredSize: 1}); err != nil {
+				return err
+			}
+			return tx.PutEntry(ctx, Entry{Path: fmt.Sprintf("m/f%d", i), Kind: KindBlob, Mode: 0o644,
+				Object: id, Header: bytes.Repeat([]byte{byte(i)}, 32<<10)})
+		})
+	}
+	if !errors.Is(full, syscall.ENOSPC) {
+		t.Fatalf("commit on a full disk: %v, want ENOSPC", full)
+	}
+	if _, err := c.Get(ctx, "m"); err != nil {
+		t.Fatalf("after a full disk: %v", err)
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	update(t, c, func(tx Tx) error { return tx.PutEntry(ctx, Entry{Path: "m/after", Kind: KindDir, Mode: 0o755}) })
 }
