@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"testing"
 
-	"golang.org/x/sys/unix"
+	"deltafs/internal/testenv"
 )
 
 func newTestObjects(t *testing.T) (*DirObjects, string) {
@@ -228,14 +228,7 @@ func TestObjectWriteFaultsLeaveNothing(t *testing.T) {
 
 // TestObjectsRealFullDisk fills a 1 MiB tmpfs (needs root; skipped otherwise).
 func TestObjectsRealFullDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
-	}
-	mnt := t.TempDir()
-	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=1m"); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v", err)
-	}
-	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
+	mnt := testenv.Tmpfs(t, "1m")
 	d, err := NewDirObjects(filepath.Join(mnt, "objects"))
 	if err != nil {
 		t.Fatal(err)

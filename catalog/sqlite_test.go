@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"deltafs/internal/testenv"
 )
 
 func TestReopenKeepsData(t *testing.T) {
@@ -485,14 +485,7 @@ func TestReadOnlyUseWritesNothing(t *testing.T) {
 // is syscall.ENOSPC, whatever SQLite calls it, and loses nothing committed
 // before; once space is back, commits work again.
 func TestFullDiskIsENOSPC(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
-	}
-	mnt := t.TempDir()
-	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=512k"); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v", err)
-	}
-	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
+	mnt := testenv.Tmpfs(t, "512k")
 	c, err := OpenSQLite(filepath.Join(mnt, "catalog.db"))
 	if err != nil {
 		t.Fatal(err)

@@ -3,27 +3,20 @@ package store
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
 
 	"deltafs/catalog"
+	"deltafs/internal/testenv"
 )
 
 // TestRealDiskFullDuringImport imports onto a small tmpfs that fills up
 // midway (root only): the import fails with ENOSPC, and every entry left
 // in the catalog reads back whole.
 func TestRealDiskFullDuringImport(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a small tmpfs")
-	}
-	mnt := t.TempDir()
-	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=3m"); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v", err)
-	}
-	t.Cleanup(func() { syscall.Unmount(mnt, syscall.MNT_DETACH) })
+	mnt := testenv.Tmpfs(t, "3m")
 	dir := filepath.Join(mnt, "store")
 	if err := Init(dir); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -65,4 +66,21 @@ func RequireFUSE(t testing.TB) {
 		t.Fatalf("FUSE required (DELTAFS_REQUIRE_FUSE=1) but %s", reason)
 	}
 	t.Skip(reason)
+}
+
+// Tmpfs mounts a tmpfs of the given size ("512k", "3m") on a new temporary
+// directory, unmounted when the test ends, and returns the directory: a
+// small disk that fills up. It needs root; without root, or when the mount
+// fails, the test is skipped.
+func Tmpfs(t testing.TB, size string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	return dir
 }
