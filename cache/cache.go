@@ -46,10 +46,10 @@ type entry struct {
 	dropped bool // no longer in the LRU: free it once holds is 0
 }
 
-// call is one load in progress; done is closed when val and err are set.
+// call is one load in progress; done is closed once err, or entry on
+// success, is set.
 type call struct {
 	done      chan struct{}
-	val       []byte
 	err       error
 	forgotten bool   // Remove was called during the load: do not keep the result
 	waiters   int    // callers that will take a hold on the result
@@ -166,7 +166,7 @@ func (c *Cache[K]) Acquire(ctx context.Context, key K, load func(ctx context.Con
 		if cl.err != nil {
 			return nil, nil, cl.err
 		}
-		return cl.val, c.releaser(cl.entry), nil
+		return cl.entry.val, c.releaser(cl.entry), nil
 	case <-ctx.Done():
 		c.mu.Lock()
 		if !cl.finished {
@@ -200,7 +200,7 @@ func (c *Cache[K]) run(ctx context.Context, key K, cl *call, load func(ctx conte
 
 	c.mu.Lock()
 	delete(c.inflight, key)
-	cl.val, cl.err, cl.finished = val, err, true
+	cl.err, cl.finished = err, true
 	if err != nil {
 		c.stats.LoadErrors++
 	} else {
