@@ -51,6 +51,11 @@ type MountOptions struct {
 	// (/sys/class/bdi/…/read_ahead_kb, root only): 0 means
 	// DefaultReadAheadKB, a negative value leaves the kernel's (128 KiB).
 	ReadAheadKB int
+	// AllowOther lets users other than the mounting one reach the mount
+	// (FUSE's allow_other; a non-root mounter needs user_allow_other in
+	// /etc/fuse.conf). Off, only the mounting user (and not even root,
+	// when someone else mounted) gets past the mount point.
+	AllowOther bool
 }
 
 // Mount is a live mount.
@@ -106,7 +111,7 @@ func serve(ctx context.Context, dir string, backend nodeBackend, opts MountOptio
 	neg := negativeTimeout
 	fopts := &fs.Options{
 		MountOptions: fuse.MountOptions{
-			AllowOther:   os.Geteuid() == 0,
+			AllowOther:   opts.AllowOther,
 			FsName:       "deltafs",
 			Name:         "deltafs",
 			DirectMount:  true,
@@ -126,6 +131,10 @@ func serve(ctx context.Context, dir string, backend nodeBackend, opts MountOptio
 	if rootInfo.Inode != 0 {
 		fopts.RootStableAttr = &fs.StableAttr{Ino: rootInfo.Inode}
 	}
+	// The kernel checks permissions against the modes and owners the
+	// catalog reports (default_permissions), as on a local filesystem: the
+	// filesystem itself trusts every request that reaches it.
+	fopts.MountOptions.Options = append(fopts.MountOptions.Options, "default_permissions")
 	if opts.ReadOnly {
 		fopts.MountOptions.Options = append(fopts.MountOptions.Options, "ro")
 	}

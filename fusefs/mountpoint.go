@@ -15,7 +15,10 @@ import (
 // clearStaleMount detaches a dead FUSE mount left at dir by a crashed
 // daemon: stat on it fails with ENOTCONN (or ECONNABORTED).
 func clearStaleMount(dir string, log *slog.Logger) error {
-	_, err := os.Stat(dir)
+	// Forced past the kernel's attribute cache: a dead mount's root may
+	// still have cached attributes (default_permissions keeps them).
+	var stx unix.Statx_t
+	err := unix.Statx(unix.AT_FDCWD, dir, unix.AT_STATX_FORCE_SYNC, unix.STATX_BASIC_STATS, &stx)
 	if err == nil || !(errors.Is(err, syscall.ENOTCONN) || errors.Is(err, syscall.ECONNABORTED)) {
 		return nil
 	}

@@ -24,11 +24,14 @@ is a folder of ordinary files; files written into it are encoded against
 their model's base when closed. Prints a ready line once the mount answers.
 SIGINT or SIGTERM (Ctrl-C) unmounts cleanly, detaching lazily while files
 are still open; a second one exits at once. umount DIR works too.
+Only the mounting user reaches the mount unless --allow-other is given;
+the kernel checks every access against the files' modes and owners.
 Logs go to stderr.`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "base", Usage: "base `MODEL` of new top-level folders (must exist)"},
 			&cli.StringFlag{Name: "cache-size", Value: "1GiB", Usage: "memory for decoded chunks, e.g. 256MiB, 4GiB; the daemon's Go memory limit is this plus 48MiB (resident memory stays within this plus 64MiB) unless GOMEMLIMIT is set"},
 			&cli.BoolFlag{Name: "read-only", Usage: "refuse writes (EROFS)"},
+			&cli.BoolFlag{Name: "allow-other", Usage: "let other users reach the mount (their access follows the files' modes and owners)"},
 			&cli.BoolFlag{Name: "debug", Usage: "debug logging, every FUSE request included"},
 		}, strategyFlags()...),
 		Action: func(c *cli.Context) error {
@@ -87,6 +90,7 @@ func (e *cliEnv) mountAction(c *cli.Context) error {
 
 	m, err := fusefs.Serve(context.WithoutCancel(ctx), mnt, st, fusefs.MountOptions{
 		ReadOnly: c.Bool("read-only"), Debug: c.Bool("debug"), Logger: logger,
+		AllowOther: c.Bool("allow-other"),
 	})
 	if err != nil {
 		return fmt.Errorf("mounting %s at %s: %w", dir, mnt, err)
