@@ -5,8 +5,10 @@
 package testenv
 
 import (
+	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
@@ -83,4 +85,57 @@ func Tmpfs(t testing.TB, size string) string {
 	}
 	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
 	return dir
+}
+
+// SharedFixture returns the path of a file of the project's shared fixtures
+// (see SharedFixturePath). When the file is missing the test is skipped, or
+// failed under CI or with DELTAFS_REQUIRE_FUSE=1.
+func SharedFixture(t testing.TB, rel string) string {
+	t.Helper()
+	path, err := SharedFixturePath(rel)
+	if err != nil {
+		if strict() {
+			t.Fatalf("shared fixture missing (CI or DELTAFS_REQUIRE_FUSE=1): %v", err)
+		}
+		t.Skipf("shared fixture missing: %v", err)
+	}
+	return path
+}
+
+// SharedFixturePath returns the path of a file of the project's shared
+// fixtures, kept outside the repository in shared/fixtures beside the clone
+// (CI clones the repository with shared/ beside it), or an error when it
+// is not there. $DELTAFS_SHARED names another shared directory.
+func SharedFixturePath(rel string) (string, error) {
+	shared := os.Getenv("DELTAFS_SHARED")
+	if shared == "" {
+		root, err := repoRoot()
+		if err != nil {
+			return "", err
+		}
+		shared = filepath.Join(root, "..", "shared")
+	}
+	path := filepath.Join(shared, "fixtures", filepath.FromSlash(rel))
+	if _, err := os.Stat(path); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+// repoRoot returns the directory holding go.mod, above the working directory.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("testenv: no go.mod above the working directory")
+		}
+		dir = parent
+	}
 }
