@@ -71,7 +71,8 @@ type Mount struct {
 
 // Serve mounts backend (normally a *store.Store) at dir and returns once the
 // mount answers requests. A stale mount left at dir by a crash is cleared
-// first. Cancelling ctx unmounts.
+// first; a live mount there is refused (ErrMountPointBusy), a missing dir is
+// an error wrapping fs.ErrNotExist. Cancelling ctx unmounts.
 func Serve(ctx context.Context, dir string, backend Backend, opts MountOptions) (*Mount, error) {
 	if backend == nil {
 		return nil, errors.New("fusefs: nil backend")
@@ -88,13 +89,8 @@ func serve(ctx context.Context, dir string, backend nodeBackend, opts MountOptio
 	if err != nil {
 		return nil, fmt.Errorf("fusefs: mount point %s: %w", dir, err)
 	}
-	if err := clearStaleMount(abs, logger); err != nil {
+	if err := prepareMountPoint(abs, logger); err != nil {
 		return nil, err
-	}
-	if st, err := os.Stat(abs); err != nil {
-		return nil, fmt.Errorf("fusefs: mount point: %w", err)
-	} else if !st.IsDir() {
-		return nil, fmt.Errorf("fusefs: mount point %s is not a directory", abs)
 	}
 	rootInfo, err := backend.Stat(ctx, "")
 	if err != nil {

@@ -3,30 +3,105 @@ package fusefs
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
-// clearStaleMount detaches a dead FUSE mount left at dir by a crashed
-// daemon: stat on it fails with ENOTCONN (or ECONNABORTED).
-func clearStaleMount(dir string, log *slog.Logger) error {
-	// Forced past the kernel's attribute cache: a dead mount's root may
-	// still have cached attributes (default_permissions keeps them).
-	var stx unix.Statx_t
-	err := unix.Statx(unix.AT_FDCWD, dir, unix.AT_STATX_FORCE_SYNC, unix.STATX_BASIC_STATS, &stx)
-	if err == nil || !(errors.Is(err, syscall.ENOTCONN) || errors.Is(err, syscall.ECONNABORTED)) {
-		return nil
+// ErrMountPointBusy reports that a live filesystem is already mounted at
+// the mount point: mounting over it would hide it.
+var ErrMountPointBusy = errors.New("a live filesystem is already mounted there")
+
+// prepareMountPoint makes dir ready to take the mount: a stale mount left
+// by a crashed daemon is cleared (one log line says so), a live mount is
+// refused with ErrMountPointBusy, a missing directory or a non-directory is
+// an error wrapping fs.ErrNotExist or syscall.ENOTDIR, and a directory that
+// holds files is mounted over with a warning (they are hidden until the
+// unmount).
+func prepareMountPoint(dir string, log *slog.Logger) error {
+	cleared, err := clearStaleMount(dir)
+	if err != nil {
+		return err
 	}
-	log.Warn("clearing stale mount", "dir", dir)
-	if err := lazyUnmount(dir); err != nil {
-		return fmt.Errorf("fusefs: clear stale mount at %s: %w", dir, err)
+	if cleared {
+		log.Warn("cleared a stale mount left by a crashed deltafs", "dir", dir)
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("fusefs: mount point: %w", err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("fusefs: mount point %s: %w", dir, syscall.ENOTDIR)
+	}
+	live, err := isMountRoot(dir)
+	if err != nil {
+		return fmt.Errorf("fusefs: mount point %s: %w", dir, err)
+	}
+	if live {
+		return fmt.Errorf("fusefs: mount point %s: %w", dir, ErrMountPointBusy)
+	}
+	if !isEmptyDir(dir) {
+		log.Warn("the mount point is not empty: its files are hidden while the store is mounted", "dir", dir)
 	}
 	return nil
+}
+
+// clearStaleMount detaches a dead FUSE mount left at dir by a crashed
+// daemon and reports whether there was one.
+func clearStaleMount(dir string) (bool, error) {
+	if !isStaleMount(dir) {
+		return false, nil
+	}
+	if err := lazyUnmount(dir); err != nil {
+		return false, fmt.Errorf("fusefs: clear stale mount at %s: %w", dir, err)
+	}
+	return true, nil
+}
+
+// isStaleMount reports whether dir is a FUSE mount whose daemon is gone:
+// a stat that must ask the filesystem fails with ENOTCONN or ECONNABORTED
+// (a plain one may be answered from the kernel's attribute cache, which
+// default_permissions keeps for the mount's root).
+func isStaleMount(dir string) bool {
+	var stx unix.Statx_t
+	err := unix.Statx(unix.AT_FDCWD, dir, unix.AT_STATX_FORCE_SYNC, unix.STATX_BASIC_STATS, &stx)
+	return errors.Is(err, syscall.ENOTCONN) || errors.Is(err, syscall.ECONNABORTED)
+}
+
+// isMountRoot reports whether dir is the root of a mount.
+func isMountRoot(dir string) (bool, error) {
+	var stx unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, dir, 0, unix.STATX_BASIC_STATS, &stx); err != nil {
+		return false, err
+	}
+	if stx.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT != 0 {
+		return stx.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0, nil
+	}
+	// Kernels before 5.8: a mount root sits on another device than its
+	// parent (bind mounts of the same device are missed).
+	var parent unix.Stat_t
+	if err := unix.Stat(filepath.Dir(dir), &parent); err != nil {
+		return false, err
+	}
+	return unix.Mkdev(stx.Dev_major, stx.Dev_minor) != parent.Dev, nil
+}
+
+// isEmptyDir reports whether dir has no entries (an unreadable directory
+// counts as empty: the mount will say more).
+func isEmptyDir(dir string) bool {
+	f, err := os.Open(dir)
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	_, err = f.Readdirnames(1)
+	return errors.Is(err, io.EOF)
 }
 
 // lazyUnmount detaches the mount at dir now; the kernel finishes it when the

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
+	"syscall"
 
 	"github.com/urfave/cli/v2"
 
@@ -58,9 +60,6 @@ func (e *cliEnv) mountAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if fi, err := os.Stat(mnt); err != nil || !fi.IsDir() {
-		return failf(exitNotFound, err, "mount point %s is not an existing directory (create it with: mkdir %s)", mnt, mnt)
-	}
 	level := slog.LevelInfo
 	if c.Bool("debug") {
 		level = slog.LevelDebug
@@ -93,7 +92,7 @@ func (e *cliEnv) mountAction(c *cli.Context) error {
 		AllowOther: c.Bool("allow-other"),
 	})
 	if err != nil {
-		return fmt.Errorf("mounting %s at %s: %w", dir, mnt, err)
+		return mountPointError(dir, mnt, err)
 	}
 	fmt.Fprintf(e.stdout, "deltafs: serving %s at %s (press Ctrl-C to unmount)\n", dir, mnt)
 	logger.Info("mounted", "store", dir, "mountpoint", mnt, "cache_size", cacheSize, "memory_limit", memLimit, "read_only", c.Bool("read-only"), "base", base)
@@ -116,4 +115,17 @@ func (e *cliEnv) mountAction(c *cli.Context) error {
 	<-unmounted
 	logger.Info("unmounted", "mountpoint", mnt)
 	return nil
+}
+
+// mountPointError explains why the mount at mnt failed: a missing mount
+// point, or one that already has a live mount (a stale one left by a crash
+// is cleared by fusefs.Serve and never gets here).
+func mountPointError(dir, mnt string, err error) error {
+	switch {
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
+		return failf(exitNotFound, err, "mount point %s is not an existing directory (create it with: mkdir %s)", mnt, mnt)
+	case errors.Is(err, fusefs.ErrMountPointBusy):
+		return failf(exitBusy, err, "mount point %s already has a live mount (unmount it first: umount %s)", mnt, mnt)
+	}
+	return fmt.Errorf("mounting %s at %s: %w", dir, mnt, err)
 }

@@ -42,7 +42,7 @@ var exitCodes = []exitCode{
 	{exitNotFound, "not found: path, model, base model or import source"},
 	{exitExists, "already exists: model, path or export destination"},
 	{exitCorrupt, "corrupt data: verify found problems, or a read failed its checksum (nothing wrong was written)"},
-	{exitBusy, "the store is busy (locked by another process)"},
+	{exitBusy, "busy: the store is locked by another process, or the mount point already has a live mount"},
 	{exitNoSpace, "no space left on device"},
 	{exitInterrupted, "interrupted by SIGINT or SIGTERM"},
 }

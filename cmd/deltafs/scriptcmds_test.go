@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"golang.org/x/sys/unix"
 	_ "modernc.org/sqlite"
 )
 
@@ -33,6 +34,7 @@ var scriptCommands = map[string]func(ts *testscript.TestScript, neg bool, args [
 	"importrace":    cmdImportRace,
 	"tmpfs":         cmdTmpfs,
 	"waitmount":     cmdWaitMount,
+	"waitfile":      cmdWaitFile,
 	"nomount":       cmdNoMount,
 	"compareratio":  cmdCompareRatio,
 	"sigterm":       cmdSigterm,
@@ -354,18 +356,36 @@ func cmdTmpfs(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Defer(func() { _ = syscall.Unmount(dir, syscall.MNT_DETACH) })
 }
 
-// waitmount DIR: wait (up to 30 s) until DIR is a mount point.
+// waitmount DIR: wait (up to 30 s) until DIR is a mount point that answers
+// (a stale mount left by a killed daemon does not).
 func cmdWaitMount(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: waitmount DIR")
 	}
 	dir := ts.MkAbs(args[0])
 	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-		if isMountPoint(ts, dir) {
+		// Asks the filesystem: a plain stat of a dead mount may be answered
+		// from the kernel's cache.
+		var stx unix.Statx_t
+		err := unix.Statx(unix.AT_FDCWD, dir, unix.AT_STATX_FORCE_SYNC, unix.STATX_BASIC_STATS, &stx)
+		if err == nil && isMountPoint(ts, dir) {
 			return
 		}
 	}
 	ts.Fatalf("%s was not mounted within 30s", args[0])
+}
+
+// waitfile FILE: wait (up to 30 s) until FILE exists.
+func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waitfile FILE")
+	}
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if _, err := os.Stat(ts.MkAbs(args[0])); err == nil {
+			return
+		}
+	}
+	ts.Fatalf("%s did not appear within 30s", args[0])
 }
 
 // nomount DIR: DIR is not a mount point (any more; waits up to 30 s).
