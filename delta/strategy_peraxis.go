@@ -79,36 +79,58 @@ func parsePerAxisParams(b []byte, n int64) (*perAxisCodec, error) {
 	return p, nil
 }
 
-// fitPerAxis computes the scales from the whole tensor; ok=false when a
-// delta is not finite (the caller then falls back to a lossless coding).
-func fitPerAxis(t []byte, r []byte, l wordLayout, shape []int64, fortran bool) (*perAxisCodec, bool) {
-	w := l.width
-	n := int64(len(t) / w)
+// perAxisFit accumulates the sums that fix per_axis_scaled's scales, over
+// the tensor's words in order, a chunk at a time.
+type perAxisFit struct {
+	w              int
+	rows, cols     int64
+	rowSum, colSum []float64
+	total          float64
+	n              int64 // words added so far
+	ok             bool  // false once a delta is not finite
+}
+
+// newPerAxisFit starts a fit for a tensor of n words.
+func newPerAxisFit(l wordLayout, shape []int64, fortran bool, n int64) *perAxisFit {
 	rows, cols := matrixShape(shape, fortran, n)
-	p := &perAxisCodec{rows: rows, cols: cols, rowScale: make([]float32, rows), colScale: make([]float32, cols)}
-	rowSum := make([]float64, rows)
-	colSum := make([]float64, cols)
-	total := 0.0
-	for g := int64(0); g < n; g++ {
-		d := floatAt(t, w, int(g)) - refFloatAt(r, w, int(g))
+	return &perAxisFit{w: l.width, rows: rows, cols: cols, rowSum: make([]float64, rows), colSum: make([]float64, cols), ok: true}
+}
+
+// add takes the next words of the tensor (t) and of its reference (r; nil
+// for none).
+func (f *perAxisFit) add(t, r []byte) {
+	for i := 0; i < len(t)/f.w && f.ok; i++ {
+		d := floatAt(t, f.w, i) - refFloatAt(r, f.w, i)
 		if !finite(d) {
-			return nil, false
+			f.ok = false
+			return
 		}
 		a := math.Abs(d)
-		rowSum[g/cols] += a
-		colSum[g%cols] += a
-		total += a
+		g := f.n + int64(i)
+		f.rowSum[g/f.cols] += a
+		f.colSum[g%f.cols] += a
+		f.total += a
 	}
-	if n == 0 {
+	f.n += int64(len(t) / f.w)
+}
+
+// codec returns the fitted codec; ok=false when a delta is not finite (the
+// caller then falls back to a lossless coding).
+func (f *perAxisFit) codec() (*perAxisCodec, bool) {
+	if !f.ok {
+		return nil, false
+	}
+	p := &perAxisCodec{rows: f.rows, cols: f.cols, rowScale: make([]float32, f.rows), colScale: make([]float32, f.cols)}
+	if f.n == 0 {
 		return p, true
 	}
-	mean := total / float64(n)
-	for i, s := range rowSum {
-		p.rowScale[i] = float32(s / float64(cols))
+	mean := f.total / float64(f.n)
+	for i, s := range f.rowSum {
+		p.rowScale[i] = float32(s / float64(f.cols))
 	}
-	for j, s := range colSum {
+	for j, s := range f.colSum {
 		if mean > 0 {
-			p.colScale[j] = float32(s / float64(rows) / mean)
+			p.colScale[j] = float32(s / float64(f.rows) / mean)
 		}
 	}
 	return p, true

@@ -3,6 +3,9 @@ package delta
 import (
 	"fmt"
 	"math"
+	"slices"
+
+	"deltafs/npy"
 )
 
 // validate checks the knobs the encoder uses.
@@ -31,18 +34,28 @@ func (c Config) validate() error {
 
 // checkTensor validates a tensor and returns its data size.
 func checkTensor(t Tensor) (int64, error) {
-	if !validDType(t.DType) {
-		return 0, fmt.Errorf("%w: unsupported dtype %s", ErrInvalidTensor, dtypeString(t.DType))
-	}
-	if len(t.Shape) > maxNDim {
-		return 0, fmt.Errorf("%w: %d dimensions (at most %d)", ErrInvalidTensor, len(t.Shape), maxNDim)
-	}
-	n, ok := dataSize(t.Shape, t.DType.Size)
-	if !ok {
-		return 0, fmt.Errorf("%w: shape %v overflows", ErrInvalidTensor, t.Shape)
+	n, err := checkTensorMeta(t.DType, t.Shape)
+	if err != nil {
+		return 0, err
 	}
 	if int64(len(t.Data)) != n {
 		return 0, fmt.Errorf("%w: shape %v of %s needs %d bytes, data has %d", ErrInvalidTensor, t.Shape, dtypeString(t.DType), n, len(t.Data))
+	}
+	return n, nil
+}
+
+// checkTensorMeta validates a tensor's dtype and shape and returns its data
+// size.
+func checkTensorMeta(d npy.DType, shape []int64) (int64, error) {
+	if !validDType(d) {
+		return 0, fmt.Errorf("%w: unsupported dtype %s", ErrInvalidTensor, dtypeString(d))
+	}
+	if len(shape) > maxNDim {
+		return 0, fmt.Errorf("%w: %d dimensions (at most %d)", ErrInvalidTensor, len(shape), maxNDim)
+	}
+	n, ok := dataSize(shape, d.Size)
+	if !ok {
+		return 0, fmt.Errorf("%w: shape %v overflows", ErrInvalidTensor, shape)
 	}
 	return n, nil
 }
@@ -52,19 +65,20 @@ func checkCompatible(t, ref Tensor) error {
 	if _, err := checkTensor(ref); err != nil {
 		return fmt.Errorf("%w: %w", ErrIncompatibleReference, err)
 	}
-	sameOrder := t.DType.Size == 1 || t.DType.Order == ref.DType.Order
-	if t.DType.Kind != ref.DType.Kind || t.DType.Size != ref.DType.Size || !sameOrder {
-		return fmt.Errorf("%w: dtype %s vs reference %s", ErrIncompatibleReference, dtypeString(t.DType), dtypeString(ref.DType))
+	return checkCompatibleMeta(t.DType, t.Shape, t.Fortran, ref.DType, ref.Shape, ref.Fortran)
+}
+
+// checkCompatibleMeta reports whether a reference of dtype rd, shape rs and
+// order rf can serve a tensor of dtype d, shape s and order f.
+func checkCompatibleMeta(d npy.DType, s []int64, f bool, rd npy.DType, rs []int64, rf bool) error {
+	sameOrder := d.Size == 1 || d.Order == rd.Order
+	if d.Kind != rd.Kind || d.Size != rd.Size || !sameOrder {
+		return fmt.Errorf("%w: dtype %s vs reference %s", ErrIncompatibleReference, dtypeString(d), dtypeString(rd))
 	}
-	if len(t.Shape) != len(ref.Shape) {
-		return fmt.Errorf("%w: shape %v vs reference %v", ErrIncompatibleReference, t.Shape, ref.Shape)
+	if !slices.Equal(s, rs) {
+		return fmt.Errorf("%w: shape %v vs reference %v", ErrIncompatibleReference, s, rs)
 	}
-	for i := range t.Shape {
-		if t.Shape[i] != ref.Shape[i] {
-			return fmt.Errorf("%w: shape %v vs reference %v", ErrIncompatibleReference, t.Shape, ref.Shape)
-		}
-	}
-	if t.Fortran != ref.Fortran {
+	if f != rf {
 		return fmt.Errorf("%w: memory order differs", ErrIncompatibleReference)
 	}
 	return nil
