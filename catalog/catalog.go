@@ -99,6 +99,10 @@ type Reader interface {
 	FindContent(ctx context.Context, hash string) ([]Entry, error)
 	Model(ctx context.Context, name string) (Model, error)
 	Models(ctx context.Context) ([]Model, error)
+	// PendingOf returns the pending files of a session, oldest first.
+	PendingOf(ctx context.Context, session string) ([]Pending, error)
+	// ImportsOf returns the imports in progress of a session.
+	ImportsOf(ctx context.Context, session string) ([]Import, error)
 }
 
 // Tx is a read-write transaction.
@@ -121,6 +125,14 @@ type Tx interface {
 	// transaction (a collector decides and deletes in one snapshot).
 	Objects(ctx context.Context) ([]Object, error)
 	LiveObjects(ctx context.Context) (map[string]bool, error)
+	// AddPending records a pending file and returns its id; MovePending
+	// and DeletePending change and forget one.
+	AddPending(ctx context.Context, p Pending) (int64, error)
+	MovePending(ctx context.Context, id int64, path string) error
+	DeletePending(ctx context.Context, id int64) error
+	// AddImport and DeleteImport record and forget an import in progress.
+	AddImport(ctx context.Context, im Import) error
+	DeleteImport(ctx context.Context, model string) error
 }
 
 // Catalog is a transactional catalog.

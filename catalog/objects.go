@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"deltafs/internal/durable"
@@ -101,10 +102,11 @@ func (d *DirObjects) PutReader(ctx context.Context, r io.Reader) (id string, siz
 // write runs fill on a new temp file, which returns the object's id, then
 // makes the file durable under that id. On any failure no file is left.
 func (d *DirObjects) write(ctx context.Context, fill func(io.Writer) (string, error)) (id string, err error) {
-	f, err := d.createTemp(d.dir, tempPrefix+"*")
+	f, unlock, err := d.lockedTemp()
 	if err != nil {
 		return "", fmt.Errorf("catalog: write object: %w", err)
 	}
+	defer unlock() // after the rename: until then the temp file is ours
 	tmp := f.Name()
 	defer func() {
 		if err != nil {
@@ -251,9 +253,59 @@ func (d *DirObjects) List(ctx context.Context) ([]string, error) {
 // Verify re-hashes object id: ErrObjectCorrupt if its bytes do not match.
 func (d *DirObjects) Verify(ctx context.Context, id string) error { return VerifyObject(ctx, d, id) }
 
-// RemoveTemp removes leftover temp files of interrupted writes older than
-// age (younger ones may belong to a writer still running) and returns how
-// many it removed.
+// lockedTemp creates a temp file and holds an flock on it until unlock is
+// called, so that RemoveTemp of any process leaves it alone. A temp file
+// taken for a dead writer's and removed between its creation and its
+// locking is replaced by a new one.
+func (d *DirObjects) lockedTemp() (f tempFile, unlock func(), err error) {
+	for range 8 {
+		f, err := d.createTemp(d.dir, tempPrefix+"*")
+		if err != nil {
+			return nil, nil, err
+		}
+		of, ok := f.(*os.File)
+		if !ok { // a test's fault-injecting file: nothing to lock
+			return f, func() {}, nil
+		}
+		// A duplicate descriptor carries the lock past f.Close.
+		fd, err := syscall.Dup(int(of.Fd()))
+		if err == nil {
+			err = flockRetry(fd, syscall.LOCK_EX|syscall.LOCK_NB)
+			if err != nil {
+				syscall.Close(fd)
+			}
+		}
+		if err == nil {
+			if st, serr := os.Stat(of.Name()); serr == nil {
+				if fst, ferr := of.Stat(); ferr == nil && os.SameFile(st, fst) {
+					return f, func() { syscall.Close(fd) }, nil
+				}
+			}
+			syscall.Close(fd)
+		}
+		f.Close()
+		os.Remove(of.Name())
+		if err != nil && !errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, nil, err
+		}
+	}
+	return nil, nil, errors.New("no temp file could be locked")
+}
+
+// flockRetry applies how to fd, retrying on EINTR.
+func flockRetry(fd, how int) error {
+	for {
+		err := syscall.Flock(fd, how)
+		if !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+	}
+}
+
+// RemoveTemp removes leftover temp files of interrupted writes: those at
+// least age old whose writer is gone (every writer holds an flock on its
+// temp file until it is renamed into place), and returns how many it
+// removed.
 func (d *DirObjects) RemoveTemp(ctx context.Context, age time.Duration) (int, error) {
 	entries, err := os.ReadDir(d.dir)
 	if err != nil {
@@ -268,11 +320,25 @@ func (d *DirObjects) RemoveTemp(ctx context.Context, age time.Duration) (int, er
 		if err != nil || time.Since(fi.ModTime()) < age {
 			continue
 		}
-		if err := os.Remove(filepath.Join(d.dir, e.Name())); err == nil {
+		if removeUnlocked(filepath.Join(d.dir, e.Name())) {
 			removed++
 		}
 	}
 	return removed, ctx.Err()
+}
+
+// removeUnlocked removes the temp file name unless its writer holds its
+// lock, and reports whether it did.
+func removeUnlocked(name string) bool {
+	f, err := os.Open(name)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if flockRetry(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		return false // a live writer's
+	}
+	return os.Remove(name) == nil
 }
 
 // VerifyObject re-hashes object id of any ObjectStore: ErrObjectCorrupt if

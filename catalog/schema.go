@@ -53,6 +53,27 @@ INSERT INTO counters(name, value) VALUES ('inode', 1);
 INSERT INTO entries(path, parent, name, kind, inode, mode, mtime, size)
 	VALUES ('', NULL, '', 1, 1, 493, CAST(unixepoch('subsec') * 1e9 AS INTEGER), 0);
 `,
+	// 2: unfinished work of a process, redone or undone when it dies:
+	// files closed through a write-back mount and not yet encoded, and
+	// imports in progress.
+	`
+CREATE TABLE pending (
+	id          INTEGER PRIMARY KEY AUTOINCREMENT,
+	session     TEXT NOT NULL,
+	stage       TEXT NOT NULL,
+	path        TEXT NOT NULL,
+	mode        INTEGER NOT NULL,
+	strategy    TEXT NOT NULL,
+	allow_lossy INTEGER NOT NULL,
+	size        INTEGER NOT NULL
+);
+CREATE INDEX pending_session ON pending(session, id);
+
+CREATE TABLE imports (
+	model   TEXT PRIMARY KEY,
+	session TEXT NOT NULL
+) WITHOUT ROWID;
+`,
 }
 
 // schemaVersion is the version this build writes.

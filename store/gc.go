@@ -114,7 +114,7 @@ func (s *Store) GC(ctx context.Context) (GCResult, error) {
 			return res, fmt.Errorf("gc: object temp files: %w", err)
 		}
 	}
-	n, err := s.clearStaging()
+	n, err := s.clearStaging(ctx)
 	res.StagingRemoved = n
 	if err != nil {
 		return res, fmt.Errorf("gc: staging: %w", err)
@@ -130,26 +130,36 @@ func (s *Store) gcStep(step string) error {
 	return s.gcInterrupt(step)
 }
 
-// clearStaging removes staging files older than the grace period: with the
-// store held exclusively no other process spools there, and the grace
-// spares files this process is still writing.
-func (s *Store) clearStaging() (int, error) {
-	ents, err := os.ReadDir(s.staging)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
+// clearStaging finishes and removes the sessions of dead processes (see
+// recoverDead) and removes the files of this process's own staging
+// directory older than the grace period that are not pending: with the
+// store held exclusively no other process spools, and the grace spares
+// files this process is still writing.
+func (s *Store) clearStaging(ctx context.Context) (int, error) {
+	removed, err := s.recoverDead(ctx)
+	if s.session == nil {
+		return removed, err
 	}
-	if err != nil {
-		return 0, err
+	errs := []error{err}
+	pending, perr := s.catalog.PendingOf(ctx, s.session.name)
+	if perr != nil {
+		return removed, errors.Join(err, perr)
+	}
+	keep := make(map[string]bool, len(pending))
+	for _, p := range pending {
+		keep[p.Stage] = true
+	}
+	ents, err := os.ReadDir(s.session.dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return removed, errors.Join(append(errs, err)...)
 	}
 	cutoff := time.Now().Add(-s.stagingGrace)
-	removed := 0
-	var errs []error
 	for _, d := range ents {
 		info, err := d.Info()
-		if err != nil || info.ModTime().After(cutoff) {
+		if err != nil || keep[d.Name()] || info.ModTime().After(cutoff) {
 			continue
 		}
-		if err := os.RemoveAll(filepath.Join(s.staging, d.Name())); err != nil {
+		if err := os.RemoveAll(filepath.Join(s.session.dir, d.Name())); err != nil {
 			errs = append(errs, err)
 			continue
 		}

@@ -105,19 +105,27 @@ func (s *Store) Import(ctx context.Context, src, model string, opts ImportOption
 		} else if err != nil {
 			return err
 		}
-		return nil
+		// Recorded with the model: if this process dies before the end,
+		// the next one to open the store removes the model again.
+		return tx.AddImport(ctx, catalog.Import{Model: m, Session: s.session.name})
 	})
 	if err != nil {
 		return ImportResult{}, &PathError{Op: "import", Path: m, Err: err}
 	}
 	res, err := s.importItems(ctx, m, base, items, opts)
 	if err != nil {
-		// Leave nothing half-imported behind; the objects written so far
-		// are unreferenced and go at the next GC.
-		if rerr := s.RemoveAll(context.WithoutCancel(ctx), m); rerr != nil {
+		// Leave nothing half-imported behind: neither the model nor the
+		// objects written for it.
+		ctx := context.WithoutCancel(ctx)
+		if rerr := s.undoImport(ctx, m); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("removing the partial model: %w", rerr))
+		} else if _, _, serr := s.sweepObjects(ctx); serr != nil {
+			err = errors.Join(err, fmt.Errorf("deleting the objects of the partial model: %w", serr))
 		}
 		return res, err
+	}
+	if err := s.update(ctx, func(tx catalog.Tx) error { return tx.DeleteImport(ctx, m) }); err != nil {
+		return res, &PathError{Op: "import", Path: m, Err: err}
 	}
 	return res, nil
 }
@@ -356,7 +364,7 @@ func (s *Store) extractMember(zf *zip.File) (*os.File, func(), error) {
 		return nil, nil, err
 	}
 	defer rc.Close()
-	tmp, err := os.CreateTemp(s.staging, "import-*")
+	tmp, err := os.CreateTemp(s.StagingDir(), "import-*")
 	if err != nil {
 		return nil, nil, err
 	}

@@ -37,6 +37,9 @@ type IngestOptions struct {
 	// while mapped would crash the process: never set it for files others
 	// can change.
 	Stable bool
+	// Pending, when not 0, is the RecordPending id of the file: its record
+	// is forgotten in the transaction that commits the file.
+	Pending int64
 }
 
 // Ingests of files of largeIngestSize bytes or more run at most
@@ -78,6 +81,12 @@ func (s *Store) ingest(ctx context.Context, path string, src *os.File, opts Inge
 	if err := s.checkWritable("ingest", p); err != nil {
 		return ingestResult{}, err
 	}
+	return s.ingestChecked(ctx, p, src, opts, idx)
+}
+
+// ingestChecked is ingest of the clean path p once the caller has checked
+// that it may write.
+func (s *Store) ingestChecked(ctx context.Context, p string, src *os.File, opts IngestOptions, idx *baseIndex) (ingestResult, error) {
 	s.pendingEncodes.Add(1)
 	defer s.pendingEncodes.Add(-1)
 	if st, err := src.Stat(); err == nil && st.Size() >= largeIngestSize {
@@ -92,6 +101,10 @@ func (s *Store) ingest(ctx context.Context, path string, src *os.File, opts Inge
 	defer s.gcMu.RUnlock()
 
 	res, err := s.ingestLocked(ctx, p, src, opts, idx)
+	for try := 1; errors.Is(err, errObjectGone) && try < maxObjectGoneRetries; try++ {
+		// Another process swept an object this ingest meant to use.
+		res, err = s.ingestLocked(ctx, p, src, opts, idx)
+	}
 	if err != nil {
 		err = &PathError{Op: "ingest", Path: p, Err: err}
 		s.noteError(err)
@@ -220,7 +233,7 @@ func (s *Store) ingestLocked(ctx context.Context, p string, src *os.File, opts I
 		rec, res.newBytes = objectRecord(enc, entry.Kind, refID), enc.written
 	}
 	entry.Object = rec.ID
-	committed, err := s.commit(ctx, entry, rec, enc != nil, opts.Mode == 0)
+	committed, err := s.commit(ctx, entry, rec, enc != nil, opts.Mode == 0, opts.Pending)
 	if err != nil {
 		return ingestResult{}, err
 	}
@@ -410,7 +423,10 @@ func objectRecord(enc *encoded, kind catalog.Kind, ref string) catalog.Object {
 // replacing any file at the entry's path, and returns the stored entry.
 // With keepMode the entry takes the mode of the file it replaces (0644 for
 // a new file).
-func (s *Store) commit(ctx context.Context, e catalog.Entry, rec catalog.Object, newObject, keepMode bool) (catalog.Entry, error) {
+// pending, when not 0, is a pending record forgotten in the transaction.
+// The objects it records or uses must still exist inside the transaction
+// (a sweep of another process may have deleted them): else errObjectGone.
+func (s *Store) commit(ctx context.Context, e catalog.Entry, rec catalog.Object, newObject, keepMode bool, pending int64) (catalog.Entry, error) {
 	if keepMode {
 		e.Mode = fileMode
 	}
@@ -427,12 +443,30 @@ func (s *Store) commit(ctx context.Context, e catalog.Entry, rec catalog.Object,
 			return err
 		}
 		if rec.Ref != "" {
-			if _, err := tx.Object(ctx, rec.Ref); err != nil {
+			if _, err := tx.Object(ctx, rec.Ref); errors.Is(err, catalog.ErrNotFound) {
+				return fmt.Errorf("reference object %s: %w", shortID(rec.Ref), errObjectGone)
+			} else if err != nil {
 				return fmt.Errorf("reference object %s: %w", shortID(rec.Ref), err)
 			}
 		}
 		if newObject {
+			if ok, err := s.objects.Has(ctx, rec.ID); err != nil {
+				return err
+			} else if !ok {
+				return fmt.Errorf("object %s: %w", shortID(rec.ID), errObjectGone)
+			}
 			if err := tx.PutObject(ctx, rec); err != nil {
+				return err
+			}
+		} else if rec.ID != "" {
+			if _, err := tx.Object(ctx, rec.ID); errors.Is(err, catalog.ErrNotFound) {
+				return fmt.Errorf("object %s: %w", shortID(rec.ID), errObjectGone)
+			} else if err != nil {
+				return err
+			}
+		}
+		if pending != 0 {
+			if err := tx.DeletePending(ctx, pending); err != nil && !errors.Is(err, catalog.ErrNotFound) {
 				return err
 			}
 		}
@@ -443,8 +477,20 @@ func (s *Store) commit(ctx context.Context, e catalog.Entry, rec catalog.Object,
 		out, err = tx.Get(ctx, e.Path)
 		return err
 	})
+	if err == nil && pending != 0 {
+		s.forgetBacklog(pending)
+	}
 	return out, err
 }
+
+// errObjectGone means an object a commit was to record or use was deleted
+// meanwhile by another process's sweep (see sweepObjects); the ingest is
+// done again.
+var errObjectGone = errors.New("object deleted by a concurrent sweep")
+
+// maxObjectGoneRetries bounds the ingests of one file that meet
+// errObjectGone.
+const maxObjectGoneRetries = 3
 
 // stagedPiece is how much readStaged reads at once; the hash follows
 // piece by piece.

@@ -74,6 +74,7 @@ type Store struct {
 	chunks  *cache.Cache[chunkKey]
 	handles *handlePool
 	lock    *os.File // the marker file, flock-ed shared while open
+	session *session // this open's staging directory and its lock (nil: read-only)
 	// prefetchSem bounds background read-aheads (nil: none).
 	prefetchSem chan struct{}
 	staging     string
@@ -101,6 +102,12 @@ type Store struct {
 	largeIngests   chan struct{} // slots of ingests of large files
 	bufs           chunkBufs     // decoded-chunk buffers for reuse
 	lastError      atomic.Pointer[string]
+
+	recoveryMu sync.Mutex
+	recovery   Recovery // what Open finished for dead processes
+
+	backlogMu sync.Mutex
+	backlog   map[int64]int64 // this process's pending write-back files: id → bytes
 }
 
 // Open opens the store in dir.
@@ -129,6 +136,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		log:          logger,
 		staging:      filepath.Join(dir, stagingDirName),
 		stagingGrace: time.Minute,
+		backlog:      make(map[int64]int64),
 	}
 	lock, err := lockShared(filepath.Join(dir, markerName))
 	if err != nil {
@@ -138,6 +146,20 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err := s.openParts(); err != nil {
 		s.Close()
 		return nil, err
+	}
+	if !opts.ReadOnly {
+		if s.session, err = newSession(s.staging); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("open store %s: %w", dir, err)
+		}
+	}
+	// Finish what crashed processes left behind. A read-only open does it
+	// too when it can write the directory: a file a write-back mount
+	// acknowledged must be there for the next command, whatever it is.
+	if !opts.ReadOnly || s.canWrite() {
+		if _, err := s.recoverDead(context.Background()); err != nil {
+			logger.Warn("could not finish the work of a process that is gone; retried at the next open", "err", err)
+		}
 	}
 	if opts.DefaultBase != "" && !opts.ReadOnly {
 		if _, err := s.catalog.Model(context.Background(), opts.DefaultBase); err != nil {
@@ -183,6 +205,15 @@ func (s *Store) openParts() error {
 func (s *Store) Close() error {
 	s.closeMu.Do(func() {
 		var errs []error
+		if s.session != nil {
+			// Files still pending are stored now; what cannot be is kept
+			// for the next open.
+			done, err := s.finishSession(context.Background(), s.session)
+			if err != nil {
+				s.log.Error("pending files not stored; kept for the next open", "err", err)
+			}
+			errs = append(errs, s.session.close(done))
+		}
 		if s.prefetchSem != nil { // wait for read-aheads to finish
 			for range cap(s.prefetchSem) {
 				s.prefetchSem <- struct{}{}
@@ -205,8 +236,15 @@ func (s *Store) Close() error {
 // Dir is the store's directory.
 func (s *Store) Dir() string { return s.dir }
 
-// StagingDir is a directory on the store's disk for spooling new files.
-func (s *Store) StagingDir() string { return s.staging }
+// StagingDir is a directory on the store's disk for spooling new files:
+// this open's own (see session), removed with what is left in it when the
+// store is closed or, after a crash, by the next process to open the store.
+func (s *Store) StagingDir() string {
+	if s.session != nil {
+		return s.session.dir
+	}
+	return s.staging
+}
 
 // RuntimeStats are live counters of an open store.
 type RuntimeStats struct {
@@ -216,7 +254,10 @@ type RuntimeStats struct {
 	ChunksDecoded                          int64
 	DecodeNanos                            int64 // total time spent decoding chunks
 	PendingEncodes                         int64
-	LastError                              string
+	// WritebackFiles and WritebackBytes are the backlog of files closed
+	// through a write-back mount and not yet stored (RecordPending).
+	WritebackFiles, WritebackBytes int64
+	LastError                      string
 }
 
 // RuntimeStats returns a snapshot of the live counters.
@@ -233,6 +274,7 @@ func (s *Store) RuntimeStats() RuntimeStats {
 		DecodeNanos:    s.decodeNanos.Load(),
 		PendingEncodes: s.pendingEncodes.Load(),
 	}
+	rs.WritebackFiles, rs.WritebackBytes = s.backlogStats()
 	if p := s.lastError.Load(); p != nil {
 		rs.LastError = *p
 	}

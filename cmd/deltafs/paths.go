@@ -29,6 +29,7 @@ func (e *cliEnv) openStore(dir string, opts store.Options) (*store.Store, error)
 	st, err := store.Open(dir, opts)
 	switch {
 	case err == nil:
+		reportRecovery(e.stderr, st.Recovered())
 		return st, nil
 	case errors.Is(err, store.ErrNewerSchema):
 		return nil, failf(exitNotStore, err, "store %s was written by a newer version of deltafs (%v); upgrade deltafs to use it", dir, err)

@@ -1,0 +1,124 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+)
+
+// Pending is a file closed through a write-back mount whose encoding has
+// not been committed yet: its bytes are in a staging file of the session
+// that recorded it. When that session dies, the next process to open the
+// store encodes it.
+type Pending struct {
+	ID         int64  // assigned by AddPending, increasing
+	Session    string // the session (one open store) that recorded it
+	Stage      string // the staging file's name in the session's directory
+	Path       string // where the file is to be stored
+	Mode       uint32 // permission bits (0: keep the replaced file's)
+	Strategy   string // "" the store's
+	AllowLossy bool
+	Size       int64 // bytes staged
+}
+
+// Import is an import in progress: the model it creates and the session
+// running it. A model whose import's session died is removed again.
+type Import struct {
+	Model   string
+	Session string
+}
+
+// PendingOf returns the pending files of session, oldest first.
+func (r reader) PendingOf(ctx context.Context, session string) ([]Pending, error) {
+	rows, err := r.query(ctx, `SELECT id, session, stage, path, mode, strategy, allow_lossy, size
+		FROM pending WHERE session = ? ORDER BY id`, session)
+	if err != nil {
+		return nil, mapErr("pending", err)
+	}
+	defer rows.Close()
+	var out []Pending
+	for rows.Next() {
+		var p Pending
+		if err := rows.Scan(&p.ID, &p.Session, &p.Stage, &p.Path, &p.Mode, &p.Strategy, &p.AllowLossy, &p.Size); err != nil {
+			return nil, mapErr("pending", err)
+		}
+		out = append(out, p)
+	}
+	return out, mapErr("pending", rows.Err())
+}
+
+// ImportsOf returns the imports in progress of session.
+func (r reader) ImportsOf(ctx context.Context, session string) ([]Import, error) {
+	rows, err := r.query(ctx, `SELECT model, session FROM imports WHERE session = ? ORDER BY model`, session)
+	if err != nil {
+		return nil, mapErr("imports", err)
+	}
+	defer rows.Close()
+	var out []Import
+	for rows.Next() {
+		var im Import
+		if err := rows.Scan(&im.Model, &im.Session); err != nil {
+			return nil, mapErr("imports", err)
+		}
+		out = append(out, im)
+	}
+	return out, mapErr("imports", rows.Err())
+}
+
+// AddPending records p (its ID is ignored) and returns its new id.
+func (t *sqliteTx) AddPending(ctx context.Context, p Pending) (int64, error) {
+	if p.Session == "" || p.Stage == "" || p.Path == "" || p.Size < 0 {
+		return 0, fmt.Errorf("%w: pending file %+v", ErrInvalid, p)
+	}
+	res, err := t.exec(ctx, `INSERT INTO pending(session, stage, path, mode, strategy, allow_lossy, size)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, p.Session, p.Stage, p.Path, p.Mode, p.Strategy, p.AllowLossy, p.Size)
+	if err != nil {
+		return 0, mapErr("add pending "+p.Path, err)
+	}
+	id, err := res.LastInsertId()
+	return id, mapErr("add pending "+p.Path, err)
+}
+
+// MovePending sets the path of pending file id (ErrNotFound if absent).
+func (t *sqliteTx) MovePending(ctx context.Context, id int64, path string) error {
+	res, err := t.exec(ctx, `UPDATE pending SET path = ? WHERE id = ?`, path, id)
+	return affectedOne(res, err, fmt.Sprintf("move pending %d", id))
+}
+
+// DeletePending forgets pending file id (ErrNotFound if absent).
+func (t *sqliteTx) DeletePending(ctx context.Context, id int64) error {
+	res, err := t.exec(ctx, `DELETE FROM pending WHERE id = ?`, id)
+	return affectedOne(res, err, fmt.Sprintf("delete pending %d", id))
+}
+
+// AddImport records an import in progress (ErrExist if one of that model
+// is recorded).
+func (t *sqliteTx) AddImport(ctx context.Context, im Import) error {
+	if im.Model == "" || im.Session == "" {
+		return fmt.Errorf("%w: import %+v", ErrInvalid, im)
+	}
+	res, err := t.exec(ctx, `INSERT INTO imports(model, session) VALUES (?, ?) ON CONFLICT(model) DO NOTHING`, im.Model, im.Session)
+	if err != nil {
+		return mapErr("add import "+im.Model, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%w: import of %s in progress", ErrExist, im.Model)
+	}
+	return nil
+}
+
+// DeleteImport forgets the import of model (ErrNotFound if absent).
+func (t *sqliteTx) DeleteImport(ctx context.Context, model string) error {
+	res, err := t.exec(ctx, `DELETE FROM imports WHERE model = ?`, model)
+	return affectedOne(res, err, "delete import "+model)
+}
+
+// affectedOne maps the result of a statement that must change one row.
+func affectedOne(res interface{ RowsAffected() (int64, error) }, err error, op string) error {
+	if err != nil {
+		return mapErr(op, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%w: %s", ErrNotFound, op)
+	}
+	return nil
+}
