@@ -26,6 +26,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"deltafs/internal/fault"
 )
 
 // Sentinel errors; callers branch on them with errors.Is.
@@ -37,8 +39,8 @@ var (
 	ErrNotEmpty      = errors.New("catalog: directory not empty")
 	ErrInvalidPath   = errors.New("catalog: invalid path")
 	ErrNewerSchema   = errors.New("catalog: catalog written by a newer deltafs")
-	ErrBusy          = errors.New("catalog: store is busy")
-	ErrObjectCorrupt = errors.New("catalog: object file corrupt")
+	ErrBusy          = fault.New("catalog: store is busy", fault.Busy)
+	ErrObjectCorrupt = fault.New("catalog: object file corrupt", fault.Corrupt)
 	ErrNotCatalog    = errors.New("catalog: not a deltafs catalog")             // a file that is not our SQLite catalog
 	ErrDanglingRef   = errors.New("catalog: reference to an unrecorded object") // commit refused: an entry or Ref names no object record
 	ErrInvalid       = errors.New("catalog: invalid argument")                  // a malformed entry, object record or object id

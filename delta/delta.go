@@ -8,13 +8,14 @@ import (
 	"errors"
 	"fmt"
 
+	"deltafs/internal/fault"
 	"deltafs/npy"
 )
 
 // Sentinel errors; callers branch on them with errors.Is.
 var (
 	// ErrCorrupt means an object failed a structural or checksum check.
-	ErrCorrupt = errors.New("delta: corrupt object")
+	ErrCorrupt = fault.New("delta: corrupt object", fault.Corrupt)
 	// ErrUnsupportedVersion means the object was written by a newer format.
 	ErrUnsupportedVersion = errors.New("delta: unsupported object format version")
 	// ErrIncompatibleReference means the reference's dtype, shape or order
@@ -22,14 +23,14 @@ var (
 	ErrIncompatibleReference = errors.New("delta: incompatible reference")
 	// ErrReferenceMismatch means the reference handed to the decoder is not
 	// the one the object was encoded against (hash differs).
-	ErrReferenceMismatch = errors.New("delta: wrong reference")
+	ErrReferenceMismatch = fault.New("delta: wrong reference", fault.Corrupt)
 	// ErrLossyNotAllowed means a lossy strategy was used without opting in.
 	ErrLossyNotAllowed = errors.New("delta: lossy strategy not allowed")
 	// ErrNotWorthwhile means encoding against the reference does not pay
 	// under the configured thresholds (CanEncodeAsDelta said no).
 	ErrNotWorthwhile = errors.New("delta: delta encoding not worthwhile")
 	// ErrReconstruction means strict reconstruction found a hash mismatch.
-	ErrReconstruction = errors.New("delta: reconstruction hash mismatch")
+	ErrReconstruction = fault.New("delta: reconstruction hash mismatch", fault.Corrupt)
 	// ErrInvalidTensor means the tensor handed to the encoder is
 	// inconsistent (bad dtype, shape not matching the data length).
 	ErrInvalidTensor = errors.New("delta: invalid tensor")

@@ -32,30 +32,3 @@ type contentReader interface {
 	ReadAtContext(ctx context.Context, p []byte, off int64) (int, error)
 	Close() error
 }
-
-// nodeBackend is Backend with Open returning the small contentReader
-// interface, so the nodes can be exercised over any implementation.
-type nodeBackend interface {
-	Stat(ctx context.Context, path string) (store.FileInfo, error)
-	ReadDir(ctx context.Context, dir string) ([]store.FileInfo, error)
-	Open(ctx context.Context, path string) (contentReader, error)
-	Ingest(ctx context.Context, path string, src *os.File, opts store.IngestOptions) (store.FileInfo, error)
-	Mkdir(ctx context.Context, path string) error
-	Remove(ctx context.Context, path string) error
-	Rename(ctx context.Context, oldPath, newPath string) error
-	SetBase(ctx context.Context, model, base string) error
-	Chmod(ctx context.Context, path string, mode uint32) error
-	StagingDir() string
-	RuntimeStats() store.RuntimeStats
-}
-
-// backendAdapter turns a Backend into a nodeBackend.
-type backendAdapter struct{ Backend }
-
-func (a backendAdapter) Open(ctx context.Context, path string) (contentReader, error) {
-	f, err := a.Backend.Open(ctx, path)
-	if err != nil {
-		return nil, err
-	}
-	return f, nil
-}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"syscall"
 
-	"deltafs/catalog"
 	"deltafs/store"
 )
 
@@ -38,9 +37,9 @@ func toErrno(log *slog.Logger, op, path string, err error) syscall.Errno {
 		return syscall.EINVAL
 	case errors.Is(err, store.ErrBaseCycle):
 		return syscall.EINVAL
-	case errors.Is(err, catalog.ErrBusy), errors.Is(err, store.ErrBusy):
+	case errors.Is(err, store.ErrBusy):
 		return syscall.EBUSY
-	case errors.Is(err, store.ErrCorrupt), errors.Is(err, catalog.ErrObjectCorrupt):
+	case errors.Is(err, store.ErrCorrupt):
 		log.Error("corrupt data", "op", op, "path", path, "err", err)
 		return syscall.EIO
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

@@ -15,7 +15,7 @@ import (
 
 // fsys is the state shared by every node of one mount.
 type fsys struct {
-	backend nodeBackend
+	backend Backend
 	log     *slog.Logger
 	opts    MountOptions
 	root    *dirNode

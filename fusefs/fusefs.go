@@ -18,7 +18,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"deltafs/delta"
+	"deltafs/store"
 )
 
 // Kernel cache lifetimes. Committed files are immutable and every change
@@ -45,7 +45,7 @@ type MountOptions struct {
 	Logger   *slog.Logger // nil: silent
 	// Strategy and AllowLossy are passed to every Ingest of a file written
 	// through the mount ("" keeps the store's strategy).
-	Strategy   delta.Strategy
+	Strategy   store.Strategy
 	AllowLossy bool
 	// ReadAheadKB sets the kernel read-ahead of the mount
 	// (/sys/class/bdi/…/read_ahead_kb, root only): 0 means
@@ -77,10 +77,10 @@ func Serve(ctx context.Context, dir string, backend Backend, opts MountOptions) 
 	if backend == nil {
 		return nil, errors.New("fusefs: nil backend")
 	}
-	return serve(ctx, dir, backendAdapter{backend}, opts)
+	return serve(ctx, dir, backend, opts)
 }
 
-func serve(ctx context.Context, dir string, backend nodeBackend, opts MountOptions) (*Mount, error) {
+func serve(ctx context.Context, dir string, backend Backend, opts MountOptions) (*Mount, error) {
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)

@@ -14,7 +14,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"deltafs/delta"
 	"deltafs/internal/testenv"
 	"deltafs/store"
 )
@@ -432,7 +431,7 @@ func TestLossyMountServesCommitted(t *testing.T) {
 		v := math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
 		binary.LittleEndian.PutUint32(data[4*i:], math.Float32bits(v+float32(i%97)*1.37e-4))
 	}
-	m := mountStore(t, s, MountOptions{Strategy: delta.Int8Quantized, AllowLossy: true})
+	m := mountStore(t, s, MountOptions{Strategy: store.Int8Quantized, AllowLossy: true})
 	mustOK(t, os.Mkdir(filepath.Join(m.Dir(), "m"), 0o755))
 	run(t, "setfattr", "-n", xattrBase, "-v", "base", filepath.Join(m.Dir(), "m"))
 	p := filepath.Join(m.Dir(), "m", "base.npy")

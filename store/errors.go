@@ -2,10 +2,7 @@ package store
 
 import (
 	"errors"
-	"fmt"
-
-	"deltafs/catalog"
-	"deltafs/delta"
+	"strings"
 )
 
 // PathError records an error and the operation and path that caused it.
@@ -28,21 +25,36 @@ func (e *PathError) Error() string {
 func (e *PathError) Unwrap() error { return e.Err }
 
 // corruptError wraps err, an integrity failure of object id, so that it
-// matches ErrCorrupt while keeping the cause.
+// matches ErrCorrupt and names the object while keeping the cause. An error
+// that already names its object is returned as it is.
 func corruptError(id string, err error) error {
-	if errors.Is(err, ErrCorrupt) {
+	var oe *objectError
+	if errors.As(err, &oe) {
 		return err
 	}
-	return fmt.Errorf("object %s: %w: %w", shortID(id), ErrCorrupt, err)
+	return &objectError{id: id, err: err}
 }
 
-// isIntegrityError reports whether err means stored data failed a check.
+// objectError is an integrity failure of one object.
+type objectError struct {
+	id  string
+	err error
+}
+
+func (e *objectError) Error() string {
+	msg := e.err.Error()
+	if !strings.HasPrefix(msg, ErrCorrupt.Error()) {
+		msg = ErrCorrupt.Error() + ": " + msg
+	}
+	return "object " + shortID(e.id) + ": " + msg
+}
+
+func (e *objectError) Unwrap() []error { return []error{ErrCorrupt, e.err} }
+
+// isIntegrityError reports whether err means stored data failed a check
+// (the lower layers' integrity sentinels wrap ErrCorrupt).
 func isIntegrityError(err error) bool {
-	return errors.Is(err, delta.ErrCorrupt) ||
-		errors.Is(err, delta.ErrReferenceMismatch) ||
-		errors.Is(err, delta.ErrReconstruction) ||
-		errors.Is(err, catalog.ErrObjectCorrupt) ||
-		errors.Is(err, ErrCorrupt)
+	return errors.Is(err, ErrCorrupt)
 }
 
 // shortID abbreviates an object id for messages.

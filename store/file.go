@@ -106,7 +106,7 @@ func (f *File) readError(err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return &PathError{Op: "read", Path: f.path, Err: err}
 	}
-	if isIntegrityError(err) && !errors.Is(err, ErrCorrupt) {
+	if isIntegrityError(err) {
 		err = corruptError(f.object, err)
 	}
 	perr := &PathError{Op: "read", Path: f.path, Err: err}

@@ -18,6 +18,7 @@ import (
 	"deltafs/cache"
 	"deltafs/catalog"
 	"deltafs/delta"
+	"deltafs/internal/fault"
 )
 
 // Sentinel errors; callers (the mount's errno mapping, the CLI's exit codes)
@@ -32,13 +33,20 @@ var (
 	ErrInvalidPath = catalog.ErrInvalidPath
 	ErrNewerSchema = catalog.ErrNewerSchema
 	ErrReadOnly    = errors.New("store: read-only")
-	ErrCorrupt     = errors.New("store: corrupt data")
-	ErrNoBase      = errors.New("store: base model does not exist")
+	// ErrCorrupt means stored data failed an integrity check; every such
+	// error of the layers below (an object file's checksum, a decode, a
+	// reconstruction hash) matches it too.
+	ErrCorrupt = fault.Corrupt
+	ErrNoBase  = errors.New("store: base model does not exist")
 	// ErrBaseCycle means a SetBase would make a model its own ancestor.
 	ErrBaseCycle = catalog.ErrCycle
 	// ErrBusy means another process holds the store in a way that excludes
-	// the operation (GC needs the store to itself).
-	ErrBusy = errors.New("store: in use by another process")
+	// the operation (GC needs the store to itself), or the catalog stayed
+	// locked by another writer past its timeout.
+	ErrBusy = fault.Busy
+	// ErrLossyNotAllowed means a lossy strategy was asked for without
+	// AllowLossy.
+	ErrLossyNotAllowed = delta.ErrLossyNotAllowed
 )
 
 // Default option values.

@@ -8,7 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"deltafs/delta"
+	"deltafs/store"
 )
 
 // cliEnv is what commands share: the output streams and the store path
@@ -129,7 +129,7 @@ func strategyFlags() []cli.Flag {
 // strategyNames lists the strategies for help texts.
 func strategyNames() string {
 	var names []string
-	for _, s := range delta.Strategies() {
+	for _, s := range store.Strategies() {
 		n := string(s)
 		if !s.IsLossless() {
 			n += " (lossy)"
@@ -145,7 +145,7 @@ func strategyNames() string {
 // lossyStrategies names the lossy strategies.
 func lossyStrategies() []string {
 	var names []string
-	for _, s := range delta.Strategies() {
+	for _, s := range store.Strategies() {
 		if !s.IsLossless() {
 			names = append(names, string(s))
 		}
@@ -155,13 +155,13 @@ func lossyStrategies() []string {
 
 // parseStrategy validates --strategy and --allow-lossy: a lossy strategy must
 // be named explicitly and opted into.
-func parseStrategy(c *cli.Context) (delta.Strategy, bool, error) {
+func parseStrategy(c *cli.Context) (store.Strategy, bool, error) {
 	name := c.String("strategy")
 	allow := c.Bool("allow-lossy")
 	if name == "" {
 		return "", allow, nil
 	}
-	s, err := delta.ParseStrategy(name)
+	s, err := store.ParseStrategy(name)
 	if err != nil {
 		return "", false, usageErrorf("unknown strategy %q (choose one of: %s)", name, strategyNames())
 	}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"deltafs/catalog"
 	"deltafs/store"
 )
 
@@ -28,7 +27,7 @@ a live delta, and leftover staging files. Safe to interrupt.`,
 			}
 			defer st.Close()
 			res, err := st.GC(c.Context)
-			if errors.Is(err, store.ErrBusy) || errors.Is(err, catalog.ErrBusy) {
+			if errors.Is(err, store.ErrBusy) {
 				return failf(exitBusy, err, "store %s is in use by another deltafs process (a mount or a running command); gc needs it alone: stop them and retry", env.storeDir)
 			}
 			if err != nil {

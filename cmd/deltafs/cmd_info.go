@@ -7,7 +7,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"deltafs/catalog"
 	"deltafs/npy"
 	"deltafs/store"
 )
@@ -49,7 +48,7 @@ func (e *cliEnv) infoAction(c *cli.Context) error {
 		headerLen int
 		headerErr error
 	)
-	if fi.Kind == catalog.KindTensor {
+	if fi.Kind == store.KindTensor {
 		header, headerLen, headerErr = tensorHeader(c.Context, st, fi.Path)
 	}
 	if c.Bool("json") {
@@ -57,7 +56,7 @@ func (e *cliEnv) infoAction(c *cli.Context) error {
 			entryJSON
 			Order string `json:"order,omitempty"` // "C" or "F", as numpy's order argument
 		}{entryJSON: toEntryJSON(fi, usage)}
-		if fi.Kind == catalog.KindTensor && headerErr == nil {
+		if fi.Kind == store.KindTensor && headerErr == nil {
 			out.Order = map[bool]string{false: "C", true: "F"}[header.Fortran]
 		}
 		return writeJSON(e.stdout, out)
@@ -84,7 +83,7 @@ func (e *cliEnv) infoAction(c *cli.Context) error {
 			row("ratio", formatRatio(usage.LogicalBytes, usage.StoredBytes))
 		}
 	} else {
-		if fi.Kind == catalog.KindTensor {
+		if fi.Kind == store.KindTensor {
 			row("dtype", fi.DType)
 			row("shape", shapeString(fi.Shape))
 			if headerErr != nil {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"deltafs/delta"
 	"deltafs/fusefs"
 	"deltafs/store"
 )
@@ -66,7 +65,7 @@ func (e *cliEnv) mountAction(c *cli.Context) error {
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
 
-	cfg := delta.DefaultConfig()
+	cfg := store.DefaultEncoderConfig()
 	if strategy != "" {
 		cfg.Strategy = strategy
 	}

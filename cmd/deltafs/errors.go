@@ -7,7 +7,6 @@ import (
 	"strings"
 	"syscall"
 
-	"deltafs/catalog"
 	"deltafs/store"
 )
 
@@ -41,7 +40,7 @@ func hintFor(err error, storeDir string) string {
 		return fmt.Sprintf("create a store with: deltafs init %s", storeDir)
 	case errors.Is(err, store.ErrNewerSchema):
 		return "the catalog was written by a newer deltafs; upgrade deltafs to use this store"
-	case errors.Is(err, catalog.ErrBusy), errors.Is(err, store.ErrBusy):
+	case errors.Is(err, store.ErrBusy):
 		return "another deltafs process holds the store; retry when it is done"
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
 		return fmt.Sprintf("free some space (deltafs gc %s may help) and retry", storeDir)

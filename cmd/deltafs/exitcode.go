@@ -7,8 +7,6 @@ import (
 	"strings"
 	"syscall"
 
-	"deltafs/catalog"
-	"deltafs/delta"
 	"deltafs/store"
 )
 
@@ -89,11 +87,6 @@ var errorCodes = []struct {
 	{store.ErrNotStore, exitNotStore},
 	{store.ErrNewerSchema, exitNotStore},
 	{store.ErrCorrupt, exitCorrupt},
-	{catalog.ErrObjectCorrupt, exitCorrupt},
-	{delta.ErrCorrupt, exitCorrupt},
-	{delta.ErrReconstruction, exitCorrupt},
-	{delta.ErrReferenceMismatch, exitCorrupt},
-	{catalog.ErrBusy, exitBusy},
 	{store.ErrBusy, exitBusy},
 	{syscall.ENOSPC, exitNoSpace},
 	{syscall.EDQUOT, exitNoSpace},
@@ -102,5 +95,5 @@ var errorCodes = []struct {
 	{store.ErrExist, exitExists},
 	{store.ErrNotEmpty, exitExists},
 	{store.ErrInvalidPath, exitUsage},
-	{delta.ErrLossyNotAllowed, exitUsage},
+	{store.ErrLossyNotAllowed, exitUsage},
 }

@@ -10,8 +10,6 @@ import (
 	"syscall"
 	"testing"
 
-	"deltafs/catalog"
-	"deltafs/delta"
 	"deltafs/store"
 )
 
@@ -52,14 +50,10 @@ func TestExitCodeFor(t *testing.T) {
 		{wrap(store.ErrExist), exitExists},
 		{wrap(store.ErrNotEmpty), exitExists},
 		{wrap(store.ErrCorrupt), exitCorrupt},
-		{wrap(catalog.ErrObjectCorrupt), exitCorrupt},
-		{wrap(delta.ErrCorrupt), exitCorrupt},
-		{wrap(delta.ErrReconstruction), exitCorrupt},
 		{wrap(store.ErrBusy), exitBusy},
-		{wrap(catalog.ErrBusy), exitBusy},
 		{wrap(&os.PathError{Op: "write", Path: "x", Err: syscall.ENOSPC}), exitNoSpace},
 		{wrap(store.ErrInvalidPath), exitUsage},
-		{wrap(delta.ErrLossyNotAllowed), exitUsage},
+		{wrap(store.ErrLossyNotAllowed), exitUsage},
 		{fmt.Errorf("%w: %w", context.Canceled, store.ErrCorrupt), exitInterrupted},
 		{fmt.Errorf("%w: %w", errInterrupted, errors.New("x")), exitInterrupted},
 		{wrap(store.ErrReadOnly), exitFailure},

@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"deltafs/catalog"
 	"deltafs/store"
 )
 
@@ -62,14 +61,14 @@ func (exact sizeFormatter) size(n int64) string {
 // kindName names an entry's kind: model, dir, tensor or blob.
 func kindName(fi store.FileInfo) string {
 	switch fi.Kind {
-	case catalog.KindDir:
+	case store.KindDir:
 		if fi.Path != "" && !strings.Contains(fi.Path, "/") {
 			return "model"
 		}
 		return "dir"
-	case catalog.KindTensor:
+	case store.KindTensor:
 		return "tensor"
-	case catalog.KindBlob:
+	case store.KindBlob:
 		return "blob"
 	}
 	return fmt.Sprintf("kind(%d)", fi.Kind)
@@ -132,7 +131,7 @@ func toEntryJSON(fi store.FileInfo, usage *store.UsageStats) entryJSON {
 	if !fi.IsDir() && fi.StoredSize > 0 {
 		e.Ratio = float64(fi.Size) / float64(fi.StoredSize)
 	}
-	if fi.Kind == catalog.KindTensor {
+	if fi.Kind == store.KindTensor {
 		shape := fi.Shape
 		if shape == nil {
 			shape = []int64{}
