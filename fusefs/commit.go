@@ -13,7 +13,9 @@ import (
 )
 
 // truncate sets the size of the file to size, committing at once when
-// asked by path (truncate(2)) rather than through an open file.
+// asked by path (truncate(2)) rather than through an open file, unless the
+// file is open for writing: then its last close commits (the kernel
+// truncates an open(O_TRUNC) that way too, after the open).
 func (n *fileNode) truncate(ctx context.Context, size int64, commitNow bool) syscall.Errno {
 	if size < 0 {
 		return syscall.EINVAL
@@ -28,6 +30,8 @@ func (n *fileNode) truncate(ctx context.Context, size int64, commitNow bool) sys
 	}
 	n.mu.Lock()
 	st.dirty = true
+	st.commitFailed = false
+	commitNow = commitNow && n.active == 0
 	n.mu.Unlock()
 	if commitNow {
 		if errno := n.commit(ctx, false); errno != 0 {
@@ -114,7 +118,8 @@ func (n *fileNode) copyCommitted(ctx context.Context, path string, dst *os.File)
 }
 
 // releaseStage drops one writer; the last one commits what is still dirty
-// and removes the staging file.
+// (unless the file lost a write, or close() already reported its commit's
+// failure) and removes the staging file.
 func (n *fileNode) releaseStage(ctx context.Context) {
 	n.mu.Lock()
 	n.writers--
@@ -123,26 +128,40 @@ func (n *fileNode) releaseStage(ctx context.Context) {
 		return
 	}
 	st := n.stage
-	dirty := st.dirty
+	dirty, reported := st.dirty, st.commitFailed
 	n.mu.Unlock()
-	if dirty {
+	failed := st.failure()
+	if dirty && failed == nil && !reported {
 		if errno := n.commit(ctx, false); errno != 0 {
 			n.fsys.log.Error("commit on release failed, data dropped", "path", st.f.Name(), "errno", errno)
+			reported = false // logged here, once
 		}
 	}
 	n.mu.Lock()
-	vanished := false
+	vanished, lost, dropped := false, false, false
 	if n.writers == 0 && n.stage == st {
 		n.stage = nil
+		lost = st.dirty
+		dropped = lost && (failed != nil || reported)
 		st.discard()
 		vanished = !n.committed
 	}
 	n.mu.Unlock()
-	if vanished {
+	if dropped {
+		path, _ := nodePath(&n.Inode)
+		n.fsys.log.Warn("file not stored: a write to it or its commit failed and close() reported it; the store keeps what it had",
+			"path", path, "err", failed)
+	}
+	switch {
+	case vanished:
 		// A new file whose commit failed: make the kernel look it up again.
 		if name, parent := n.Parent(); parent != nil {
 			go parent.NotifyEntry(name)
 		}
+	case lost:
+		// An overwrite that was not stored: the kernel's pages may hold
+		// the lost bytes, the store the old ones.
+		go n.NotifyContent(0, 0)
 	}
 }
 
@@ -174,6 +193,7 @@ func (n *fileNode) commit(ctx context.Context, syncNotify bool) syscall.Errno {
 	n.mu.Lock()
 	if err != nil {
 		st.dirty = true
+		st.commitFailed = true
 		n.mu.Unlock()
 		return n.fsys.errno("commit", path, err)
 	}

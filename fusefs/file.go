@@ -29,6 +29,11 @@ type fileNode struct {
 	mode      uint32         // permission bits of a pending file
 	stage     *stagingFile   // non-nil while open for writing
 	writers   int            // open write handles (and in-flight truncates)
+	// active counts the write handles opened or written to since their
+	// last close: the close that brings it to zero is the last one, and
+	// only it commits (an overwrite replaces the stored file then, not at
+	// open or at another descriptor's close).
+	active int
 }
 
 var (
@@ -124,7 +129,7 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 		if errno != 0 {
 			return nil, 0, errno
 		}
-		return &writeHandle{node: n, stage: st}, 0, 0
+		return n.newWriteHandle(st), 0, 0
 	}
 
 	n.mu.Lock()

@@ -49,8 +49,9 @@ func (h *readHandle) Release(ctx context.Context) syscall.Errno {
 // writeHandle is a file opened for writing; all its handles share the
 // node's staging file.
 type writeHandle struct {
-	node  *fileNode
-	stage *stagingFile
+	node   *fileNode
+	stage  *stagingFile
+	active bool // counted in node.active; guarded by node.mu
 }
 
 var (
@@ -63,6 +64,29 @@ var (
 	_ fs.FileLseeker   = (*writeHandle)(nil)
 )
 
+// newWriteHandle returns a handle on st, which acquireStage returned, and
+// counts it active until its first close.
+func (n *fileNode) newWriteHandle(st *stagingFile) *writeHandle {
+	h := &writeHandle{node: n, stage: st}
+	n.mu.Lock()
+	h.setActive(true)
+	n.mu.Unlock()
+	return h
+}
+
+// setActive counts h in node.active or not; the caller holds node.mu.
+func (h *writeHandle) setActive(on bool) {
+	if h.active == on {
+		return
+	}
+	h.active = on
+	if on {
+		h.node.active++
+	} else {
+		h.node.active--
+	}
+}
+
 // Read reads the staged content.
 func (h *writeHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	k, err := h.stage.f.ReadAt(dest, off)
@@ -72,7 +96,8 @@ func (h *writeHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Re
 	return fuse.ReadResultData(dest[:k]), 0
 }
 
-// Write writes into the staging file.
+// Write writes into the staging file. A failed write (a full disk) fails
+// the file: it is not committed, and the later writes fail too.
 func (h *writeHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	h.markDirty()
 	k, err := h.stage.writeAt(data, off)
@@ -85,24 +110,45 @@ func (h *writeHandle) Write(ctx context.Context, data []byte, off int64) (uint32
 func (h *writeHandle) markDirty() {
 	h.node.mu.Lock()
 	h.stage.dirty = true
+	h.stage.commitFailed = false
+	h.setActive(true)
 	h.node.mu.Unlock()
 	h.stage.touch()
 }
 
-// Flush runs for every close() of a descriptor of this handle: when there
-// are unsaved writes it commits them, and its error is what close()
-// returns.
+// Flush runs for every close() of a descriptor of this handle, and its
+// error is what close() returns. The last close of the file (no other
+// handle written to or opened since its own close) commits the unsaved
+// writes; a file that lost a write reports that write's error.
 func (h *writeHandle) Flush(ctx context.Context) syscall.Errno {
-	return h.node.commit(ctx, true)
+	n := h.node
+	n.mu.Lock()
+	h.setActive(false)
+	last := n.active == 0
+	n.mu.Unlock()
+	if err := h.stage.failure(); err != nil {
+		return n.fsys.errno("write staging", h.stage.f.Name(), err)
+	}
+	if !last {
+		return 0
+	}
+	return n.commit(ctx, true)
 }
 
 // Fsync commits unsaved writes: a committed file is durable.
 func (h *writeHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
+	if err := h.stage.failure(); err != nil {
+		return h.node.fsys.errno("write staging", h.stage.f.Name(), err)
+	}
 	return h.node.commit(ctx, false)
 }
 
-// Release drops the handle; the last one removes the staging file.
+// Release drops the handle; the last one commits what no close committed
+// and removes the staging file.
 func (h *writeHandle) Release(ctx context.Context) syscall.Errno {
+	h.node.mu.Lock()
+	h.setActive(false)
+	h.node.mu.Unlock()
 	h.node.releaseStage(ctx)
 	return 0
 }

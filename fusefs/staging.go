@@ -20,6 +20,14 @@ type stagingFile struct {
 	dirty bool      // guarded by the node's mu
 	mtime time.Time // guarded by mu
 
+	// failed is the error of a write that failed (guarded by mu): the
+	// file no longer holds what was written, so it is never committed.
+	failed error
+	// commitFailed records (guarded by the node's mu) that the last commit
+	// failed and close() or fsync() reported it: a release does not try
+	// again (on a full disk that would keep it full), a new write does.
+	commitFailed bool
+
 	// gate orders changes of the file against commits: every change holds
 	// it shared, a commit exclusively while it reads the file, so what a
 	// commit reads is what hash has seen.
@@ -42,17 +50,41 @@ func (s *stagingFile) touch() {
 	s.mu.Unlock()
 }
 
-// writeAt writes data at off, keeping the content hash in step.
+// writeAt writes data at off, keeping the content hash in step. A failed
+// write fails the file (see fail), and so does every write after it.
 func (s *stagingFile) writeAt(data []byte, off int64) (int, error) {
+	if err := s.failure(); err != nil {
+		return 0, err
+	}
 	s.gate.RLock()
 	defer s.gate.RUnlock()
 	k, err := s.f.WriteAt(data, off)
 	if err != nil {
-		s.hash.invalidate()
+		s.fail(err)
 		return k, err
 	}
 	s.hash.noteWrite(off, int64(k))
 	return k, nil
+}
+
+// fail records that the file lost a write: it is never committed, and the
+// disk space it holds is given back at once (a write that found the disk
+// full must not keep it full for the files after it).
+func (s *stagingFile) fail(err error) {
+	s.mu.Lock()
+	if s.failed == nil {
+		s.failed = err
+	}
+	s.mu.Unlock()
+	s.hash.invalidate()
+	_ = s.f.Truncate(0) // the content is lost anyway
+}
+
+// failure is the error of the write that failed the file, or nil.
+func (s *stagingFile) failure() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failed
 }
 
 // allocate preallocates (or punches) space; the content hash gives up.

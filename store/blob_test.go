@@ -24,6 +24,7 @@ func TestBlobsAndMalformedNPY(t *testing.T) {
 	}{
 		{"config.json", []byte(`{"hidden_size": 4096}`), ""},
 		{"empty.bin", nil, ""},
+		{"empty.npy", nil, ""},
 		{"random.bin", randomBytes(1, 300000), ""},
 		{"truncated.npy", good[:len(good)-4], "data bytes"},
 		{"extra.npy", append(bytes.Clone(good), 0), "data bytes"},

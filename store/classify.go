@@ -31,7 +31,9 @@ func classify(path string, data []byte) parsedFile {
 	looksNPY := bytes.HasPrefix(data, npyMagic)
 	namedNPY := strings.HasSuffix(strings.ToLower(path), ".npy")
 	if !looksNPY {
-		if namedNPY {
+		// An empty file claims nothing (touch, or a file opened to be
+		// written and closed before any write).
+		if namedNPY && len(data) > 0 {
 			return parsedFile{warning: "not an .npy file (no .npy magic), stored as a blob"}
 		}
 		return parsedFile{}
