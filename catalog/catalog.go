@@ -99,6 +99,9 @@ type Reader interface {
 	Object(ctx context.Context, id string) (Object, error)
 	// FindContent returns the entries whose ContentHash equals hash.
 	FindContent(ctx context.Context, hash string) ([]Entry, error)
+	// Parts returns the parts of a file stored tensor by tensor, in file
+	// order; none for a file stored whole.
+	Parts(ctx context.Context, path string) ([]Part, error)
 	Model(ctx context.Context, name string) (Model, error)
 	Models(ctx context.Context) ([]Model, error)
 	// PendingOf returns the pending files of a session, oldest first.
@@ -113,6 +116,8 @@ type Tx interface {
 	// PutEntry inserts or replaces the entry at e.Path; its parent must be
 	// an existing directory. Replacing keeps the inode.
 	PutEntry(ctx context.Context, e Entry) error
+	// SetParts replaces the parts of the file at path (nil: none).
+	SetParts(ctx context.Context, path string, parts []Part) error
 	// PutObject records an object; recording an existing id is a no-op.
 	PutObject(ctx context.Context, o Object) error
 	// Delete removes a file or an empty directory.

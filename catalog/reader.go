@@ -197,6 +197,8 @@ func (r reader) LiveObjects(ctx context.Context) (map[string]bool, error) {
 WITH RECURSIVE live(id) AS (
 	SELECT object FROM entries WHERE object IS NOT NULL
 	UNION
+	SELECT object FROM parts
+	UNION
 	SELECT o.ref FROM objects o JOIN live ON o.id = live.id WHERE o.ref IS NOT NULL
 )
 SELECT id FROM live`)

@@ -74,6 +74,25 @@ CREATE TABLE imports (
 	session TEXT NOT NULL
 ) WITHOUT ROWID;
 `,
+	// 3: files stored tensor by tensor (safetensors): the tensors of the
+	// entry with that inode, each its own object. The entry itself is a
+	// blob of the file's header.
+	`
+CREATE TABLE parts (
+	inode        INTEGER NOT NULL REFERENCES entries(inode) ON DELETE CASCADE,
+	idx          INTEGER NOT NULL,
+	name         TEXT NOT NULL,
+	dtype        TEXT NOT NULL,
+	shape        TEXT NOT NULL,
+	offset       INTEGER NOT NULL,
+	size         INTEGER NOT NULL,
+	object       TEXT NOT NULL REFERENCES objects(id) DEFERRABLE INITIALLY DEFERRED,
+	content_hash TEXT NOT NULL,
+	PRIMARY KEY (inode, idx)
+) WITHOUT ROWID;
+CREATE INDEX parts_object ON parts(object);
+CREATE INDEX parts_name ON parts(name);
+`,
 }
 
 // schemaVersion is the version this build writes.

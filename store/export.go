@@ -84,7 +84,7 @@ func (s *Store) Export(ctx context.Context, path, dest string, progress Progress
 
 // exportFile writes one file entry to target via a temporary file.
 func (s *Store) exportFile(ctx context.Context, e catalog.Entry, target string, progress func(int64)) (err error) {
-	f, err := s.openEntry(e)
+	f, err := s.openEntry(ctx, e)
 	if err != nil {
 		return &PathError{Op: "export", Path: e.Path, Err: err}
 	}

@@ -19,6 +19,9 @@ type File struct {
 	header []byte // served from memory before the data section
 	size   int64  // len(header) + data bytes
 	pf     prefetcher
+	// parts: a file stored in parts (safetensors): the ranges of the file
+	// and their objects, the first being object (the header); nil else.
+	parts []filePart
 }
 
 var _ io.ReaderAt = (*File)(nil)
@@ -33,7 +36,7 @@ func (s *Store) Open(ctx context.Context, path string) (*File, error) {
 	if err != nil {
 		return nil, &PathError{Op: "open", Path: p, Err: err}
 	}
-	f, err := s.openEntry(e)
+	f, err := s.openEntry(ctx, e)
 	if err != nil {
 		return nil, &PathError{Op: "open", Path: p, Err: err}
 	}
@@ -41,7 +44,7 @@ func (s *Store) Open(ctx context.Context, path string) (*File, error) {
 }
 
 // openEntry opens a file entry for reading.
-func (s *Store) openEntry(e catalog.Entry) (*File, error) {
+func (s *Store) openEntry(ctx context.Context, e catalog.Entry) (*File, error) {
 	f := &File{s: s, path: e.Path, object: e.Object, size: e.Size}
 	switch e.Kind {
 	case catalog.KindDir:
@@ -52,6 +55,10 @@ func (s *Store) openEntry(e catalog.Entry) (*File, error) {
 			return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
 		f.header = h
+	case catalog.KindBlob:
+		if err := s.loadParts(ctx, f, e); err != nil {
+			return nil, err
+		}
 	}
 	if f.size < int64(len(f.header)) {
 		return nil, fmt.Errorf("%w: catalog size %d is below the header's %d bytes", ErrCorrupt, f.size, len(f.header))
@@ -85,6 +92,12 @@ func (f *File) ReadAtContext(ctx context.Context, p []byte, off int64) (int, err
 	hlen := int64(len(f.header))
 	if off < hlen {
 		n = copy(want, f.header[off:])
+	}
+	if f.parts != nil && n < len(want) {
+		if err := f.readParts(ctx, want[n:], off+int64(n)); err != nil {
+			return 0, f.readError(err)
+		}
+		n = len(want)
 	}
 	if n < len(want) {
 		dataOff := off + int64(n) - hlen

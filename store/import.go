@@ -88,6 +88,9 @@ func (s *Store) Import(ctx context.Context, src, model string, opts ImportOption
 		return ImportResult{}, fmt.Errorf("import %s: %w", src, err)
 	}
 	defer closeSrc()
+	if err := checkSafetensorsInput(items); err != nil {
+		return ImportResult{}, fmt.Errorf("import %s: %w", src, err)
+	}
 
 	err = s.update(ctx, func(tx catalog.Tx) error {
 		if _, err := tx.Model(ctx, m); err == nil {
@@ -255,6 +258,9 @@ func (s *Store) planImport(src string) ([]importItem, func(), error) {
 	if !st.Mode().IsRegular() {
 		return nil, nil, errors.New("import source is neither a directory nor an .npz file")
 	}
+	if isSafetensorsName(src) {
+		return []importItem{fileItem(src, filepath.Base(src), st)}, func() {}, nil
+	}
 	zr, err := zip.OpenReader(src)
 	if err != nil {
 		return nil, nil, fmt.Errorf("import source is neither a directory nor a readable .npz (zip) file: %w", err)
@@ -297,17 +303,21 @@ func planDir(root string) ([]importItem, error) {
 		if !st.Mode().IsRegular() {
 			return fmt.Errorf("%s: not a regular file (directory links and special files are not imported)", path)
 		}
-		name := path
-		items = append(items, importItem{rel: rel, size: st.Size(), mode: unixPerm(st.Mode()), label: path, open: func() (*os.File, func(), error) {
-			f, err := os.Open(name)
-			if err != nil {
-				return nil, nil, err
-			}
-			return f, func() { f.Close() }, nil
-		}})
+		items = append(items, fileItem(path, rel, st))
 		return nil
 	})
 	return items, err
+}
+
+// fileItem is the import item of the file at path, to be stored at rel.
+func fileItem(path, rel string, st fs.FileInfo) importItem {
+	return importItem{rel: rel, size: st.Size(), mode: unixPerm(st.Mode()), label: path, open: func() (*os.File, func(), error) {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		return f, func() { f.Close() }, nil
+	}}
 }
 
 // unixPerm returns the permission, setuid, setgid and sticky bits of m as

@@ -151,6 +151,13 @@ func (s *Store) ingestLocked(ctx context.Context, p string, src *os.File, opts I
 	defer staged.release()
 	data := staged.data
 	pf := classify(p, data)
+	if isSafetensorsName(p) {
+		h, err := parseSafetensors(data)
+		if err == nil {
+			return s.ingestSafetensors(ctx, p, data, h, staged.sum(h.DataStart()), cfg, opts, idx)
+		}
+		pf.warning = fmt.Sprintf("not a valid safetensors file (%v), stored as a blob", err)
+	}
 	if pf.warning != "" {
 		s.log.Warn("stored as an opaque blob", slog.String("path", p), slog.String("reason", pf.warning))
 	}
@@ -260,6 +267,11 @@ func (s *Store) dedup(ctx context.Context, e catalog.Entry) (catalog.Object, err
 		if err != nil {
 			return catalog.Object{}, err
 		}
+		// A file stored in parts (its object holds its header only) is no
+		// copy of a blob of the same content.
+		if e.Kind == catalog.KindBlob && (rec.RawSize != o.Size || len(o.Header) > 0) {
+			continue
+		}
 		// A missing object file must not swallow a new write.
 		if ok, err := s.objects.Has(ctx, rec.ID); err != nil || !ok {
 			continue
@@ -347,22 +359,10 @@ func (s *Store) loadReference(ctx context.Context, p string, h npy.Header, dataL
 	if err != nil || refEntry == nil {
 		return nil, nil, err
 	}
-	depth, err := s.chainDepth(ctx, refEntry.Object)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reference %s: %w", refEntry.Path, err)
+	ref, err := s.decodeReference(ctx, refEntry, h.DType, h.Shape, h.Fortran, dataLen)
+	if err != nil || ref == nil {
+		return nil, nil, err
 	}
-	if depth >= s.opts.MaxChainDepth {
-		return nil, nil, nil
-	}
-	refData := make([]byte, dataLen)
-	if err := s.readObject(ctx, refEntry.Object, 0, refData, 0, readOptions{direct: true}); err != nil {
-		return nil, nil, fmt.Errorf("reference %s: %w", refEntry.Path, err)
-	}
-	refSum, err := s.objectContentHash(ctx, refEntry.Object)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reference %s: %w", refEntry.Path, err)
-	}
-	ref := &delta.Tensor{DType: h.DType, Shape: h.Shape, Fortran: h.Fortran, Data: refData, SHA256: &refSum}
 	return refEntry, ref, nil
 }
 
@@ -420,14 +420,35 @@ func objectRecord(enc *encoded, kind catalog.Kind, ref string) catalog.Object {
 }
 
 // commit records the object (when new) and the entry in one transaction,
-// replacing any file at the entry's path, and returns the stored entry.
-// With keepMode the entry takes the mode of the file it replaces (0644 for
-// a new file).
+// replacing any file at the entry's path (and its parts), and returns the
+// stored entry. With keepMode the entry takes the mode of the file it
+// replaces (0644 for a new file).
 // pending, when not 0, is a pending record forgotten in the transaction.
 // The objects it records or uses must still exist inside the transaction
 // (a sweep of another process may have deleted them): else errObjectGone.
 func (s *Store) commit(ctx context.Context, e catalog.Entry, rec catalog.Object, newObject, keepMode bool, pending int64) (catalog.Entry, error) {
-	if keepMode {
+	c := commitSet{keepMode: keepMode, pending: pending}
+	if newObject {
+		c.newObjects = []catalog.Object{rec}
+	} else {
+		c.used = rec.ID
+	}
+	return s.commitEntry(ctx, e, c)
+}
+
+// commitSet is what commitEntry records besides the entry.
+type commitSet struct {
+	newObjects []catalog.Object // objects written for the entry
+	used       string           // an existing object the entry uses ("" none)
+	parts      []catalog.Part   // the entry's parts (nil: stored whole)
+	keepMode   bool
+	pending    int64
+}
+
+// commitEntry is commit of an entry with any number of new objects and
+// parts (a safetensors file: its header blob and a tensor per part).
+func (s *Store) commitEntry(ctx context.Context, e catalog.Entry, c commitSet) (catalog.Entry, error) {
+	if c.keepMode {
 		e.Mode = fileMode
 	}
 	var out catalog.Entry
@@ -436,51 +457,61 @@ func (s *Store) commit(ctx context.Context, e catalog.Entry, rec catalog.Object,
 			if old.Kind == catalog.KindDir {
 				return ErrIsDir
 			}
-			if keepMode {
+			if c.keepMode {
 				e.Mode = old.Mode
 			}
 		} else if !errors.Is(err, catalog.ErrNotFound) {
 			return err
 		}
-		if rec.Ref != "" {
-			if _, err := tx.Object(ctx, rec.Ref); errors.Is(err, catalog.ErrNotFound) {
-				return fmt.Errorf("reference object %s: %w", shortID(rec.Ref), errObjectGone)
-			} else if err != nil {
-				return fmt.Errorf("reference object %s: %w", shortID(rec.Ref), err)
+		for _, rec := range c.newObjects {
+			if err := s.recordObject(ctx, tx, rec); err != nil {
+				return err
 			}
 		}
-		if newObject {
-			if ok, err := s.objects.Has(ctx, rec.ID); err != nil {
-				return err
-			} else if !ok {
-				return fmt.Errorf("object %s: %w", shortID(rec.ID), errObjectGone)
-			}
-			if err := tx.PutObject(ctx, rec); err != nil {
-				return err
-			}
-		} else if rec.ID != "" {
-			if _, err := tx.Object(ctx, rec.ID); errors.Is(err, catalog.ErrNotFound) {
-				return fmt.Errorf("object %s: %w", shortID(rec.ID), errObjectGone)
+		if c.used != "" {
+			if _, err := tx.Object(ctx, c.used); errors.Is(err, catalog.ErrNotFound) {
+				return fmt.Errorf("object %s: %w", shortID(c.used), errObjectGone)
 			} else if err != nil {
 				return err
 			}
 		}
-		if pending != 0 {
-			if err := tx.DeletePending(ctx, pending); err != nil && !errors.Is(err, catalog.ErrNotFound) {
+		if c.pending != 0 {
+			if err := tx.DeletePending(ctx, c.pending); err != nil && !errors.Is(err, catalog.ErrNotFound) {
 				return err
 			}
 		}
 		if err := tx.PutEntry(ctx, e); err != nil {
 			return err
 		}
+		if err := tx.SetParts(ctx, e.Path, c.parts); err != nil {
+			return err
+		}
 		var err error
 		out, err = tx.Get(ctx, e.Path)
 		return err
 	})
-	if err == nil && pending != 0 {
-		s.forgetBacklog(pending)
+	if err == nil && c.pending != 0 {
+		s.forgetBacklog(c.pending)
 	}
 	return out, err
+}
+
+// recordObject records a new object in tx once its reference is recorded
+// and its file is there.
+func (s *Store) recordObject(ctx context.Context, tx catalog.Tx, rec catalog.Object) error {
+	if rec.Ref != "" {
+		if _, err := tx.Object(ctx, rec.Ref); errors.Is(err, catalog.ErrNotFound) {
+			return fmt.Errorf("reference object %s: %w", shortID(rec.Ref), errObjectGone)
+		} else if err != nil {
+			return fmt.Errorf("reference object %s: %w", shortID(rec.Ref), err)
+		}
+	}
+	if ok, err := s.objects.Has(ctx, rec.ID); err != nil {
+		return err
+	} else if !ok {
+		return fmt.Errorf("object %s: %w", shortID(rec.ID), errObjectGone)
+	}
+	return tx.PutObject(ctx, rec)
 }
 
 // errObjectGone means an object a commit was to record or use was deleted

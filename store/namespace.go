@@ -143,6 +143,12 @@ func (s *Store) fileInfo(ctx context.Context, e catalog.Entry) (FileInfo, error)
 	fi.StoredSize = rec.StoredSize
 	fi.Strategy = rec.Strategy
 	fi.Lossy = rec.Lossy
+	if e.Kind == catalog.KindBlob && len(e.Header) > 0 {
+		// stored in parts: its object is the header, its tensors add theirs
+		if err := s.addPartsInfo(ctx, &fi); err != nil {
+			return FileInfo{}, err
+		}
+	}
 	if rec.Ref != "" {
 		fi.Base = s.referencePath(ctx, e.Path, rec)
 	}

@@ -15,6 +15,7 @@ import (
 type baseIndex struct {
 	model  string
 	byName map[string][]catalog.Entry
+	names  *nameIndex // by tensor name, built on first use
 }
 
 // buildBaseIndex walks model and indexes its tensors by file name.
@@ -85,6 +86,15 @@ func (s *Store) findReference(ctx context.Context, path string, h npy.Header, id
 			}
 			found = &e
 		}
+	}
+	if found == nil && !h.Fortran {
+		// The same tensor by name in the base's safetensors files.
+		names, err := s.tensorNameIndex(ctx, model, idx)
+		if err != nil {
+			return nil, err
+		}
+		final, _ := finalPath(rel)
+		found = names.lookup(path, npyTensorKey(final), h.DType.Descr(), "", h.DType, h.Shape)
 	}
 	return found, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"slices"
 
@@ -153,9 +154,12 @@ func (s *Store) fileProblem(ctx context.Context, e catalog.Entry, badID string, 
 // verifyContent reconstructs an entry's data section afresh and checks its
 // size and SHA-256 against the catalog.
 func (s *Store) verifyContent(ctx context.Context, e catalog.Entry) error {
-	f, err := s.openEntry(e)
+	f, err := s.openEntry(ctx, e)
 	if err != nil {
 		return err
+	}
+	if f.parts != nil {
+		return s.verifyParts(ctx, e, f)
 	}
 	rec, err := s.catalog.Object(ctx, e.Object)
 	if err != nil {
@@ -170,19 +174,28 @@ func (s *Store) verifyContent(ctx context.Context, e catalog.Entry) error {
 	}
 	h := sha256.New()
 	buf := make([]byte, min(verifyBufferSize, max(dataSize, 1)))
-	for off := int64(0); off < dataSize; {
-		n := min(int64(len(buf)), dataSize-off)
-		if err := s.readObject(ctx, e.Object, off, buf[:n], 0, readOptions{bypassCache: true}); err != nil {
+	if err := s.hashObject(ctx, h, e.Object, dataSize, buf); err != nil {
+		return err
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != e.ContentHash {
+		return corruptError(e.Object, fmt.Errorf("content hash %s, catalog says %.16s", got[:16], e.ContentHash))
+	}
+	return nil
+}
+
+// hashObject reconstructs the first size bytes of object id afresh into h,
+// through buf.
+func (s *Store) hashObject(ctx context.Context, h hash.Hash, id string, size int64, buf []byte) error {
+	for off := int64(0); off < size; {
+		n := min(int64(len(buf)), size-off)
+		if err := s.readObject(ctx, id, off, buf[:n], 0, readOptions{bypassCache: true}); err != nil {
 			if isIntegrityError(err) {
-				return corruptError(e.Object, err)
+				return corruptError(id, err)
 			}
 			return err
 		}
 		h.Write(buf[:n])
 		off += n
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != e.ContentHash {
-		return corruptError(e.Object, fmt.Errorf("content hash %s, catalog says %.16s", got[:16], e.ContentHash))
 	}
 	return nil
 }
