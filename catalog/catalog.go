@@ -81,6 +81,12 @@ type Object struct {
 	Lossy      bool
 	RawSize    int64 // reconstructed bytes
 	StoredSize int64 // object file bytes
+	// RefMatch says how Ref was chosen ("" when there is none, or for
+	// objects recorded before it was kept): "path" (the same path in the
+	// base), "name" (the base's only tensor of that file name) or
+	// "similarity" (the base's most similar tensor, RefSimilarity).
+	RefMatch      string
+	RefSimilarity float64
 }
 
 // Model is a top-level directory and its base model ("" for none).
@@ -108,6 +114,12 @@ type Reader interface {
 	PendingOf(ctx context.Context, session string) ([]Pending, error)
 	// ImportsOf returns the imports in progress of a session.
 	ImportsOf(ctx context.Context, session string) ([]Import, error)
+	// Settings returns the settings kept for model (key to value), or the
+	// store-wide ones when model is "".
+	Settings(ctx context.Context, model string) (map[string]string, error)
+	// Sketch returns the similarity sketch recorded for object id
+	// (ErrNotFound when none is).
+	Sketch(ctx context.Context, id string) ([]byte, error)
 }
 
 // Tx is a read-write transaction.
@@ -126,6 +138,14 @@ type Tx interface {
 	// empty directory at newPath as rename(2) does.
 	Rename(ctx context.Context, oldPath, newPath string) error
 	SetModel(ctx context.Context, m Model) error
+	// SetSetting keeps value under key for model (an existing model,
+	// ErrNotFound otherwise), or store-wide when model is ""; an empty
+	// value removes the setting. Settings of a model follow its renames and
+	// go with it.
+	SetSetting(ctx context.Context, model, key, value string) error
+	// PutSketch records the similarity sketch of object id (recorded by the
+	// time the transaction commits); it goes with the object's record.
+	PutSketch(ctx context.Context, id string, sketch []byte) error
 	DeleteModel(ctx context.Context, name string) error
 	DeleteObject(ctx context.Context, id string) error
 	// Objects and LiveObjects are as on Catalog, seen from inside the

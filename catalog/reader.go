@@ -146,14 +146,14 @@ func (r reader) FindContent(ctx context.Context, hash string) ([]Entry, error) {
 		`SELECT `+entryColumns+` FROM entries WHERE content_hash = ? ORDER BY path`, hash)
 }
 
-const objectColumns = `id, ref, strategy, lossy, raw_size, stored_size`
+const objectColumns = `id, ref, strategy, lossy, raw_size, stored_size, ref_match, ref_similarity`
 
 func scanObject(s scanner) (Object, error) {
 	var (
 		o   Object
 		ref sql.NullString
 	)
-	if err := s.Scan(&o.ID, &ref, &o.Strategy, &o.Lossy, &o.RawSize, &o.StoredSize); err != nil {
+	if err := s.Scan(&o.ID, &ref, &o.Strategy, &o.Lossy, &o.RawSize, &o.StoredSize, &o.RefMatch, &o.RefSimilarity); err != nil {
 		return Object{}, err
 	}
 	o.Ref = ref.String

@@ -93,6 +93,29 @@ CREATE TABLE parts (
 CREATE INDEX parts_object ON parts(object);
 CREATE INDEX parts_name ON parts(name);
 `,
+	// 4: encoding settings of the store and of each model; how an object's
+	// reference was chosen; sketches of tensor objects for similarity.
+	`
+CREATE TABLE store_settings (
+	key   TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE model_settings (
+	model TEXT NOT NULL REFERENCES models(name) ON UPDATE CASCADE ON DELETE CASCADE,
+	key   TEXT NOT NULL,
+	value TEXT NOT NULL,
+	PRIMARY KEY (model, key)
+) WITHOUT ROWID;
+
+ALTER TABLE objects ADD COLUMN ref_match TEXT NOT NULL DEFAULT '';
+ALTER TABLE objects ADD COLUMN ref_similarity REAL NOT NULL DEFAULT 0;
+
+CREATE TABLE sketches (
+	object TEXT PRIMARY KEY REFERENCES objects(id) ON DELETE CASCADE,
+	sketch BLOB NOT NULL
+) WITHOUT ROWID;
+`,
 }
 
 // schemaVersion is the version this build writes.

@@ -163,14 +163,16 @@ func (t *sqliteTx) PutObject(ctx context.Context, o Object) error {
 		return fmt.Errorf("%w: object %s has no strategy", ErrInvalid, o.ID)
 	case o.RawSize < 0 || o.StoredSize < 0:
 		return fmt.Errorf("%w: object %s has a negative size", ErrInvalid, o.ID)
+	case o.Ref == "" && o.RefMatch != "":
+		return fmt.Errorf("%w: object %s: a reference match without a reference", ErrInvalid, o.ID)
 	}
 	var ref any
 	if o.Ref != "" {
 		ref = o.Ref
 	}
-	_, err := t.exec(ctx, `INSERT INTO objects(id, ref, strategy, lossy, raw_size, stored_size)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
-		o.ID, ref, o.Strategy, o.Lossy, o.RawSize, o.StoredSize)
+	_, err := t.exec(ctx, `INSERT INTO objects(id, ref, strategy, lossy, raw_size, stored_size, ref_match, ref_similarity)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
+		o.ID, ref, o.Strategy, o.Lossy, o.RawSize, o.StoredSize, o.RefMatch, o.RefSimilarity)
 	return mapErr("put object "+o.ID, err)
 }
 

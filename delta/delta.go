@@ -26,9 +26,6 @@ var (
 	ErrReferenceMismatch = fault.New("delta: wrong reference", fault.Corrupt)
 	// ErrLossyNotAllowed means a lossy strategy was used without opting in.
 	ErrLossyNotAllowed = errors.New("delta: lossy strategy not allowed")
-	// ErrNotWorthwhile means encoding against the reference does not pay
-	// under the configured thresholds (CanEncodeAsDelta said no).
-	ErrNotWorthwhile = errors.New("delta: delta encoding not worthwhile")
 	// ErrReconstruction means strict reconstruction found a hash mismatch.
 	ErrReconstruction = fault.New("delta: reconstruction hash mismatch", fault.Corrupt)
 	// ErrInvalidTensor means the tensor handed to the encoder is
@@ -122,11 +119,7 @@ type Config struct {
 	AllowLossy           bool     // a lossy Strategy is refused unless true
 	ChunkSize            int      // raw bytes per chunk, rounded down to whole elements
 	SparseThreshold      float64  // sparse: |delta| below this is dropped (1e-6)
-	QuantizationBits     int      // 8 or 16 for the quantized strategies
 	CompressionLevel     int      // entropy coder effort, 1..9 (6)
-	MaxDeltaRatio        float64  // refuse a delta larger than this × raw size (1.0)
-	MinCompressionRatio  float64  // refuse a delta saving less than this fraction (0.0)
-	MinWeightSize        int      // tensors smaller than this are stored alone (512)
 	StrictReconstruction bool     // DecodeAll verifies the content SHA-256
 	Concurrency          int      // encoder/decoder goroutines; 0 = GOMAXPROCS
 	QuantBlock           int      // quantized strategies: elements per scale block (4096)
@@ -142,17 +135,14 @@ type Config struct {
 const DefaultQuantBlock = 4096
 
 // DefaultConfig returns the defaults of the original design, with Auto.
+// Whether a delta is worth storing is the store's policy, not the codec's.
 func DefaultConfig() Config {
 	return Config{
-		Strategy:            Auto,
-		ChunkSize:           DefaultChunkSize,
-		SparseThreshold:     1e-6,
-		QuantizationBits:    8,
-		CompressionLevel:    6,
-		MaxDeltaRatio:       1.0,
-		MinCompressionRatio: 0.0,
-		MinWeightSize:       512,
-		QuantBlock:          DefaultQuantBlock,
+		Strategy:         Auto,
+		ChunkSize:        DefaultChunkSize,
+		SparseThreshold:  1e-6,
+		CompressionLevel: 6,
+		QuantBlock:       DefaultQuantBlock,
 	}
 }
 

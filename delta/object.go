@@ -272,5 +272,3 @@ func Decode(obj []byte, ref []byte, cfg Config) ([]byte, error) {
 	}
 	return o.decodeAll(context.Background(), ref, cfg.Concurrency, cfg.StrictReconstruction)
 }
-
-func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

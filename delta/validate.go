@@ -2,7 +2,6 @@ package delta
 
 import (
 	"fmt"
-	"math"
 	"slices"
 
 	"deltafs/npy"
@@ -22,12 +21,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: sparse threshold %g", ErrInvalidConfig, c.SparseThreshold)
 	case (c.Strategy == Int8Quantized || c.Strategy == Int16Quantized) && (c.QuantBlock < 1 || c.QuantBlock > maxQuantBlock):
 		return fmt.Errorf("%w: quantization block %d not in 1..%d", ErrInvalidConfig, c.QuantBlock, maxQuantBlock)
-	case c.QuantizationBits != 0 && c.QuantizationBits != 8 && c.QuantizationBits != 16:
-		return fmt.Errorf("%w: quantization bits %d (want 8 or 16)", ErrInvalidConfig, c.QuantizationBits)
 	case c.Concurrency < 0:
 		return fmt.Errorf("%w: concurrency %d", ErrInvalidConfig, c.Concurrency)
-	case math.IsNaN(c.MaxDeltaRatio) || math.IsNaN(c.MinCompressionRatio):
-		return fmt.Errorf("%w: NaN ratio", ErrInvalidConfig)
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 // directory exposes (and accepts) its base model.
 const (
 	xattrBase       = "user.deltafs.base"
+	xattrBaseMatch  = "user.deltafs.base_match" // how the base was chosen: path, name or "similarity 0.9931"
 	xattrStrategy   = "user.deltafs.strategy"
 	xattrRatio      = "user.deltafs.ratio"
 	xattrHash       = "user.deltafs.hash"
@@ -29,6 +30,13 @@ func fileXattrs(fi store.FileInfo) [][2]string {
 	var attrs [][2]string
 	if fi.Base != "" {
 		attrs = append(attrs, [2]string{xattrBase, fi.Base})
+	}
+	switch fi.BaseMatch {
+	case "":
+	case "similarity":
+		attrs = append(attrs, [2]string{xattrBaseMatch, "similarity " + strconv.FormatFloat(fi.BaseSimilarity, 'f', 4, 64)})
+	default:
+		attrs = append(attrs, [2]string{xattrBaseMatch, fi.BaseMatch})
 	}
 	return append(attrs,
 		[2]string{xattrStrategy, fi.Strategy},

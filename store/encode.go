@@ -32,90 +32,107 @@ type checkError struct{ err error }
 func (e *checkError) Error() string { return e.err.Error() }
 func (e *checkError) Unwrap() error { return e.err }
 
-// clearDeltaFraction: a delta no bigger than this fraction of the raw size
-// is taken without also trying a standalone encoding (a standalone encoding
-// of weights rarely gets below ~2/3 of the raw size, so trying would only
-// cost time).
-const clearDeltaFraction = 0.5
-
-// encodeTensor encodes t against ref (nil: none). A delta is kept only when
-// it pays: the encoder did not refuse it (delta.ErrNotWorthwhile) and it is
-// smaller than t encoded alone. Standalone encodings are always lossless (a
-// lossy strategy names how a delta may be approximated, never a base).
-//
-// Unless the store skips write checks, the object kept is verified exactly
-// once, by the store (verifyEncoded: the serialized object is parsed and
-// every chunk decoded and compared byte for byte with the input), so the
-// encoder's own per-chunk self-check, which compares only CRCs of chunks it
-// decodes from memory, is switched off. Only the encoding kept is verified;
-// when it fails, the other candidate is tried. The encoding returned has
-// been written durably to the object store (keep); it is not committed.
-func (s *Store) encodeTensor(ctx context.Context, path string, t delta.Tensor, ref *delta.Tensor, cfg delta.Config) (encoded, error) {
-	if !s.opts.SkipWriteCheck {
-		cfg.SkipEncodeCheck = true
-	}
-	rawSize := int64(len(t.Data))
-	var withRef *encoded
-	if ref != nil {
-		obj, err := deltaEncode(ctx, t, ref, cfg)
-		switch {
-		case err == nil:
-			e, perr := parseEncoded(obj, t, true, cfg.Strategy.IsLossless())
-			if perr != nil {
-				s.log.Error("delta encoding failed its check; storing standalone", slog.String("path", path), slog.Any("err", perr))
-				break
-			}
-			e.usedRef = true
-			withRef = &e
-		case errors.Is(err, delta.ErrLossyNotAllowed):
+// encodeTensor stores t (against ref, nil: none) in the form the policy
+// chooses (policy.next): it encodes the forms the policy asks for, in its
+// order, and keeps the one it names. Unless the store skips write checks,
+// the object kept is verified exactly once, by the store (verifyEncoded:
+// the serialized object is parsed and every chunk decoded and compared
+// byte for byte with the input), so the encoder's own per-chunk
+// self-check, which compares only CRCs of chunks it decodes from memory,
+// is switched off. An encoding that fails its check counts as failed, and
+// the policy names the next. The encoding returned has been written
+// durably to the object store (keep); it is not committed.
+func (s *Store) encodeTensor(ctx context.Context, path string, t delta.Tensor, ref *delta.Tensor, pol policy) (encoded, error) {
+	a := attempts{raw: int64(len(t.Data)), hasRef: ref != nil}
+	var (
+		encs [numForms]*encoded
+		errs []error
+	)
+	for {
+		if err := ctx.Err(); err != nil {
 			return encoded{}, err
-		case errors.Is(err, delta.ErrNotWorthwhile), errors.Is(err, delta.ErrIncompatibleReference):
-		default:
-			if cerr := ctx.Err(); cerr != nil {
-				return encoded{}, cerr
-			}
-			s.log.Warn("delta encoding failed; storing standalone", slog.String("path", path), slog.Any("err", err))
 		}
-	}
-	if withRef != nil && float64(len(withRef.data)) <= clearDeltaFraction*float64(rawSize) {
-		err := s.keep(ctx, withRef, t, ref.Data)
+		st, ok := pol.next(a)
+		if !ok {
+			return encoded{}, fmt.Errorf("encode: %w", errors.Join(errs...))
+		}
+		tr := &a.forms[st.form]
+		if !st.keep {
+			e, err := s.encodeForm(ctx, path, t, ref, pol.encoderConfig(st.form), st.form)
+			tr.done = true
+			if err != nil {
+				if isFatalEncodeError(ctx, err) {
+					return encoded{}, err
+				}
+				errs = append(errs, fmt.Errorf("%s: %w", st.form, err))
+				continue
+			}
+			tr.ok, tr.size, encs[st.form] = true, int64(len(e.data)), &e
+			continue
+		}
+		var refData []byte
+		if st.form == formDelta {
+			refData = ref.Data
+		}
+		err := s.keep(ctx, encs[st.form], t, refData)
 		if err == nil {
-			return *withRef, nil
+			return *encs[st.form], nil
 		}
 		if !isCheckError(err) {
 			return encoded{}, err
 		}
-		s.log.Error("delta encoding failed its check; storing standalone", slog.String("path", path), slog.Any("err", err))
-		withRef = nil
+		s.log.Error("encoding failed its check", slog.String("path", path), slog.String("form", st.form.String()), slog.Any("err", err))
+		tr.ok = false
+		errs = append(errs, fmt.Errorf("%s: %w", st.form, err))
 	}
-	if err := ctx.Err(); err != nil {
-		return encoded{}, err
+}
+
+// isFatalEncodeError reports whether an encoding error ends the ingest
+// rather than passing to the next form: a refused lossy strategy, or the
+// ingest being cancelled.
+func isFatalEncodeError(ctx context.Context, err error) bool {
+	return errors.Is(err, delta.ErrLossyNotAllowed) || ctx.Err() != nil
+}
+
+// encodeForm encodes t in form f with cfg (policy.encoderConfig) and
+// parses the object; it writes nothing.
+func (s *Store) encodeForm(ctx context.Context, path string, t delta.Tensor, ref *delta.Tensor, cfg delta.Config, f form) (encoded, error) {
+	if !s.opts.SkipWriteCheck {
+		cfg.SkipEncodeCheck = true // the store verifies the object it keeps
 	}
-	if withRef == nil {
-		return s.encodeStandalone(ctx, path, t, cfg, true)
-	}
-	// A delta that is not clearly small: keep the smaller of it and t alone,
-	// verifying only the one kept.
-	alone, err := s.encodeStandalone(ctx, path, t, cfg, false)
-	if err == nil && len(alone.data) <= len(withRef.data) {
-		kerr := s.keep(ctx, &alone, t, nil)
-		if kerr == nil {
-			return alone, nil
+	if f == formDelta {
+		obj, err := deltaEncode(ctx, t, ref, cfg)
+		if err != nil {
+			if !errors.Is(err, delta.ErrIncompatibleReference) && !isFatalEncodeError(ctx, err) {
+				s.log.Warn("delta encoding failed", slog.String("path", path), slog.Any("err", err))
+			}
+			return encoded{}, err
 		}
-		if !isCheckError(kerr) {
-			return encoded{}, kerr
+		e, err := parseEncoded(obj, t, true, cfg.Strategy.IsLossless())
+		if err != nil {
+			s.log.Error("delta encoding failed its check", slog.String("path", path), slog.Any("err", err))
+			return encoded{}, err
 		}
-		s.log.Error("encoding failed its check", slog.String("path", path), slog.Any("err", kerr))
+		e.usedRef = true
+		return e, nil
 	}
-	kerr := s.keep(ctx, withRef, t, ref.Data)
-	if kerr == nil {
-		return *withRef, nil
+	var errs []error
+	for _, st := range standaloneStrategies(cfg) {
+		c := cfg
+		c.Strategy = st
+		obj, err := deltaEncode(ctx, t, nil, c)
+		if err == nil {
+			var e encoded
+			if e, err = parseEncoded(obj, t, false, true); err == nil {
+				return e, nil
+			}
+		}
+		if isFatalEncodeError(ctx, err) {
+			return encoded{}, err
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", st, err))
 	}
-	if !isCheckError(kerr) {
-		return encoded{}, kerr
-	}
-	s.log.Error("delta encoding failed its check; storing standalone", slog.String("path", path), slog.Any("err", kerr))
-	return s.encodeStandalone(ctx, path, t, cfg, true)
+	return encoded{}, errors.Join(errs...)
 }
 
 // isCheckError reports whether err is a verification failure.
@@ -125,50 +142,12 @@ func isCheckError(err error) bool {
 }
 
 // standaloneStrategies are the strategies tried, in order, to encode a
-// tensor alone: cfg's when it is lossless, then Auto.
+// tensor alone: cfg's, then Auto.
 func standaloneStrategies(cfg delta.Config) []delta.Strategy {
-	switch {
-	case cfg.Strategy == "" || !cfg.Strategy.IsLossless():
-		return []delta.Strategy{delta.Auto}
-	case cfg.Strategy != delta.Auto:
+	if cfg.Strategy != "" && cfg.Strategy != delta.Auto {
 		return []delta.Strategy{cfg.Strategy, delta.Auto}
 	}
 	return []delta.Strategy{delta.Auto}
-}
-
-// encodeStandalone encodes t with no reference, losslessly: with cfg's
-// strategy when it is lossless and fits t, else with Auto. With keepIt, the
-// result is checked (unless the store skips write checks) and written
-// (keep), and a strategy whose object fails the check is passed over for
-// the next; without, the object is only parsed, and the caller keeps it if
-// it wants it.
-func (s *Store) encodeStandalone(ctx context.Context, path string, t delta.Tensor, cfg delta.Config, keepIt bool) (encoded, error) {
-	if !s.opts.SkipWriteCheck {
-		cfg.SkipEncodeCheck = true // the store verifies the object it keeps
-	}
-	var errs []error
-	for _, st := range standaloneStrategies(cfg) {
-		c := cfg
-		c.Strategy = st
-		obj, err := deltaEncode(context.Background(), t, nil, c)
-		if err == nil {
-			var e encoded
-			if e, err = parseEncoded(obj, t, false, true); err == nil {
-				if !keepIt {
-					return e, nil
-				}
-				if err = s.keep(ctx, &e, t, nil); err == nil {
-					return e, nil
-				}
-				if !isCheckError(err) {
-					return encoded{}, err
-				}
-				s.log.Error("encoding failed its check", slog.String("path", path), slog.String("strategy", string(st)), slog.Any("err", err))
-			}
-		}
-		errs = append(errs, fmt.Errorf("%s: %w", st, err))
-	}
-	return encoded{}, fmt.Errorf("encode: %w", errors.Join(errs...))
 }
 
 // parseEncoded parses obj and checks that its header describes t and that

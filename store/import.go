@@ -21,6 +21,7 @@ type ImportOptions struct {
 	Base       string         // base model ("" none); must exist (ErrNoBase)
 	Strategy   delta.Strategy // "" keeps the store's
 	AllowLossy bool           // required for a lossy Strategy
+	Settings   Overrides      // over the store's settings and the model's
 	Progress   Progress
 }
 
@@ -75,13 +76,8 @@ func (s *Store) Import(ctx context.Context, src, model string, opts ImportOption
 	if err != nil {
 		return ImportResult{}, &PathError{Op: "import", Path: m, Err: fmt.Errorf("base %q: %w", opts.Base, err)}
 	}
-	if opts.Strategy != "" {
-		if _, err := delta.ParseStrategy(string(opts.Strategy)); err != nil {
-			return ImportResult{}, &PathError{Op: "import", Path: m, Err: err}
-		}
-		if !opts.Strategy.IsLossless() && !opts.AllowLossy {
-			return ImportResult{}, &PathError{Op: "import", Path: m, Err: fmt.Errorf("strategy %s: %w", opts.Strategy, delta.ErrLossyNotAllowed)}
-		}
+	if _, err := s.policyFor(ctx, m, string(opts.Strategy), opts.AllowLossy, opts.Settings); err != nil {
+		return ImportResult{}, &PathError{Op: "import", Path: m, Err: err}
 	}
 	items, closeSrc, err := s.planImport(src)
 	if err != nil {
@@ -160,7 +156,7 @@ func (s *Store) importItems(ctx context.Context, m, base string, items []importI
 			return res, fmt.Errorf("import %s: %w", it.label, err)
 		}
 	}
-	iopts := IngestOptions{Strategy: opts.Strategy, AllowLossy: opts.AllowLossy}
+	iopts := IngestOptions{Strategy: opts.Strategy, AllowLossy: opts.AllowLossy, Settings: opts.Settings}
 	results := make([]ingestResult, len(files))
 	var (
 		mu   sync.Mutex

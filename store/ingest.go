@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -40,6 +41,8 @@ type IngestOptions struct {
 	// Pending, when not 0, is the RecordPending id of the file: its record
 	// is forgotten in the transaction that commits the file.
 	Pending int64
+	// Settings override the settings of the file's model for this ingest.
+	Settings Overrides
 }
 
 // Ingests of files of largeIngestSize bytes or more run at most
@@ -115,22 +118,12 @@ func (s *Store) ingestChecked(ctx context.Context, p string, src *os.File, opts 
 
 // ingestLocked does the work of ingest; the caller holds gcMu for reading.
 func (s *Store) ingestLocked(ctx context.Context, p string, src *os.File, opts IngestOptions, idx *baseIndex) (ingestResult, error) {
-	cfg := s.cfg
-	if opts.Strategy != "" {
-		cfg.Strategy = opts.Strategy
-	}
-	if cfg.Strategy == "" {
-		cfg.Strategy = delta.Auto
-	}
-	if _, err := delta.ParseStrategy(string(cfg.Strategy)); err != nil {
-		return ingestResult{}, err
-	}
 	if opts.Mode&^permBits != 0 {
 		return ingestResult{}, ErrInvalidMode
 	}
-	cfg.AllowLossy = cfg.AllowLossy || opts.AllowLossy
-	if !cfg.Strategy.IsLossless() && !cfg.AllowLossy {
-		return ingestResult{}, fmt.Errorf("strategy %s: %w", cfg.Strategy, delta.ErrLossyNotAllowed)
+	pol, err := s.policyFor(ctx, p, string(opts.Strategy), opts.AllowLossy, opts.Settings)
+	if err != nil {
+		return ingestResult{}, err
 	}
 	// The target must not be a directory, and its parent must be one.
 	if e, err := s.catalog.Get(ctx, p); err == nil && e.Kind == catalog.KindDir {
@@ -140,7 +133,7 @@ func (s *Store) ingestLocked(ctx context.Context, p string, src *os.File, opts I
 	// A tensor's reference is found and decoded while the file is read (and
 	// hashed), from its header alone; the work is dropped if the file turns
 	// out to be something else.
-	early := s.startReferenceFromHeader(ctx, p, src, idx)
+	early := s.startReferenceFromHeader(ctx, p, src, idx, pol)
 	if early != nil {
 		defer early.cancelAndWait()
 	}
@@ -154,7 +147,7 @@ func (s *Store) ingestLocked(ctx context.Context, p string, src *os.File, opts I
 	if isSafetensorsName(p) {
 		h, err := parseSafetensors(data)
 		if err == nil {
-			return s.ingestSafetensors(ctx, p, data, h, staged.sum(h.DataStart()), cfg, opts, idx)
+			return s.ingestSafetensors(ctx, p, data, h, staged.sum(h.DataStart()), pol, opts, idx)
 		}
 		pf.warning = fmt.Sprintf("not a valid safetensors file (%v), stored as a blob", err)
 	}
@@ -172,7 +165,7 @@ func (s *Store) ingestLocked(ctx context.Context, p string, src *os.File, opts I
 		entry catalog.Entry
 		rec   catalog.Object
 		enc   *encoded
-		refID string // the object the new object decodes against
+		refm  *refMatch // the reference the new object decodes against
 	)
 	entry = catalog.Entry{Path: p, Mode: opts.Mode, MTime: time.Now(), Size: int64(len(data))}
 	if pf.tensor != nil {
@@ -188,7 +181,7 @@ func (s *Store) ingestLocked(ctx context.Context, p string, src *os.File, opts I
 		// being hashed. Either way the work is lost only when the content
 		// turns out to be stored already, and then it is cancelled.
 		if prep == nil && !staged.given.covers(int64(pf.dataOff), entry.Size) {
-			prep = s.startReference(ctx, p, pf.header, len(pf.tensor.Data), idx)
+			prep = s.startReference(ctx, p, pf.header, bytes.NewReader(pf.tensor.Data), len(pf.tensor.Data), idx, pol)
 			defer prep.cancelAndWait()
 		}
 		sum := staged.sum(int64(pf.dataOff))
@@ -202,13 +195,13 @@ func (s *Store) ingestLocked(ctx context.Context, p string, src *os.File, opts I
 		}
 		if rec.ID == "" {
 			if prep == nil {
-				prep = s.startReference(ctx, p, pf.header, len(pf.tensor.Data), idx)
+				prep = s.startReference(ctx, p, pf.header, bytes.NewReader(pf.tensor.Data), len(pf.tensor.Data), idx, pol)
 			}
-			e, ref, err := s.encodeFile(ctx, p, pf, cfg, sum, prep)
+			e, ref, err := s.encodeFile(ctx, p, pf, pol, sum, prep)
 			if err != nil {
 				return ingestResult{}, err
 			}
-			enc, refID = &e, ref
+			enc, refm = &e, ref
 			entry.ContentHash = hex.EncodeToString(e.header.ContentHash[:])
 		}
 	} else {
@@ -220,12 +213,9 @@ func (s *Store) ingestLocked(ctx context.Context, p string, src *os.File, opts I
 			return ingestResult{}, err
 		}
 		if rec.ID == "" {
-			c := s.cfg
-			c.Strategy = delta.Compressed
-			c.AllowLossy = false
 			bt := blobTensor(data)
 			bt.SHA256 = &sum
-			e, err := s.encodeStandalone(ctx, p, bt, c, true)
+			e, err := s.encodeTensor(ctx, p, bt, nil, pol.forBlob())
 			if err != nil {
 				return ingestResult{}, err
 			}
@@ -237,7 +227,7 @@ func (s *Store) ingestLocked(ctx context.Context, p string, src *os.File, opts I
 	}
 	res := ingestResult{warning: pf.warning}
 	if enc != nil {
-		rec, res.newBytes = objectRecord(enc, entry.Kind, refID), enc.written
+		rec, res.newBytes = objectRecord(enc, entry.Kind, refm), enc.written
 	}
 	entry.Object = rec.ID
 	committed, err := s.commit(ctx, entry, rec, enc != nil, opts.Mode == 0, opts.Pending)
@@ -288,7 +278,7 @@ type refPrep struct {
 	dataLen int
 	cancel  context.CancelFunc
 	done    chan struct{}
-	entry   *catalog.Entry // nil: none, or its chain is too deep
+	match   *refMatch // nil: none, or its chain is too deep
 	ref     *delta.Tensor
 	err     error
 }
@@ -296,13 +286,14 @@ type refPrep struct {
 // startReference starts finding and decoding the reference of a tensor
 // with header h and dataLen data bytes at path p (see findReference), when
 // it has one whose chain is not too deep.
-func (s *Store) startReference(ctx context.Context, p string, h npy.Header, dataLen int, idx *baseIndex) *refPrep {
+// data reads the tensor's data section (for a similarity search).
+func (s *Store) startReference(ctx context.Context, p string, h npy.Header, data io.ReaderAt, dataLen int, idx *baseIndex, pol policy) *refPrep {
 	ctx, cancel := context.WithCancel(ctx)
 	r := &refPrep{header: h, dataLen: dataLen, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(r.done)
 		defer cancel()
-		r.entry, r.ref, r.err = s.loadReference(ctx, p, h, dataLen, idx)
+		r.match, r.ref, r.err = s.loadReference(ctx, p, h, data, dataLen, idx, pol)
 	}()
 	return r
 }
@@ -314,7 +305,7 @@ const peekHeaderSize = 4096
 // startReferenceFromHeader starts the reference of the staged file f when
 // its first bytes are an .npy header whose data section fills the rest of
 // the file; nil otherwise.
-func (s *Store) startReferenceFromHeader(ctx context.Context, p string, f *os.File, idx *baseIndex) *refPrep {
+func (s *Store) startReferenceFromHeader(ctx context.Context, p string, f *os.File, idx *baseIndex, pol policy) *refPrep {
 	st, err := f.Stat()
 	if err != nil || !st.Mode().IsRegular() {
 		return nil
@@ -329,7 +320,7 @@ func (s *Store) startReferenceFromHeader(ctx context.Context, p string, f *os.Fi
 	if err != nil || size != st.Size()-int64(dataOff) || int64(int(size)) != size {
 		return nil
 	}
-	return s.startReference(ctx, p, h, int(size), idx)
+	return s.startReference(ctx, p, h, io.NewSectionReader(f, int64(dataOff), size), int(size), idx, pol)
 }
 
 // matches reports whether r was started for the tensor pf.
@@ -340,9 +331,9 @@ func (r *refPrep) matches(pf parsedFile) bool {
 }
 
 // wait waits for the reference and returns it.
-func (r *refPrep) wait() (*catalog.Entry, *delta.Tensor, error) {
+func (r *refPrep) wait() (*refMatch, *delta.Tensor, error) {
 	<-r.done
-	return r.entry, r.ref, r.err
+	return r.match, r.ref, r.err
 }
 
 // cancelAndWait stops the work if it is still running and waits for it.
@@ -354,39 +345,40 @@ func (r *refPrep) cancelAndWait() {
 // loadReference finds the reference of a tensor (header h, dataLen data
 // bytes) at path p and decodes it; nil when it has none or its chain is too
 // deep.
-func (s *Store) loadReference(ctx context.Context, p string, h npy.Header, dataLen int, idx *baseIndex) (*catalog.Entry, *delta.Tensor, error) {
-	refEntry, err := s.findReference(ctx, p, h, idx)
-	if err != nil || refEntry == nil {
+func (s *Store) loadReference(ctx context.Context, p string, h npy.Header, data io.ReaderAt, dataLen int, idx *baseIndex, pol policy) (*refMatch, *delta.Tensor, error) {
+	match, err := s.findReference(ctx, p, h, data, int64(dataLen), idx, pol)
+	if err != nil || match == nil {
 		return nil, nil, err
 	}
+	refEntry := &match.entry
 	ref, err := s.decodeReference(ctx, refEntry, h.DType, h.Shape, h.Fortran, dataLen)
 	if err != nil || ref == nil {
 		return nil, nil, err
 	}
-	return refEntry, ref, nil
+	return match, ref, nil
 }
 
 // encodeFile encodes a tensor against its reference (prep), if it has one,
-// and keeps the object. It returns the object and the reference's object
-// id ("" when it decodes alone).
-func (s *Store) encodeFile(ctx context.Context, p string, pf parsedFile, cfg delta.Config, sum [32]byte, prep *refPrep) (encoded, string, error) {
-	refEntry, ref, err := prep.wait()
+// and keeps the object. It returns the object and the reference it decodes
+// against (nil when it decodes alone).
+func (s *Store) encodeFile(ctx context.Context, p string, pf parsedFile, pol policy, sum [32]byte, prep *refPrep) (encoded, *refMatch, error) {
+	match, ref, err := prep.wait()
 	if err != nil {
-		return encoded{}, "", err
+		return encoded{}, nil, err
 	}
 	t := *pf.tensor
 	t.SHA256 = &sum // already hashed: the encoder need not hash it again
-	e, err := s.encodeTensor(ctx, p, t, ref, cfg)
+	e, err := s.encodeTensor(ctx, p, t, ref, pol)
 	if err != nil {
-		return encoded{}, "", err
+		return encoded{}, nil, err
 	}
 	if !e.header.Lossy && e.header.ContentHash != sum {
-		return encoded{}, "", errors.New("encoder reported the wrong content hash")
+		return encoded{}, nil, errors.New("encoder reported the wrong content hash")
 	}
 	if e.usedRef {
-		return e, refEntry.Object, nil
+		return e, match, nil
 	}
-	return e, "", nil
+	return e, nil, nil
 }
 
 // objectContentHash returns the SHA-256 of what object id reconstructs to,
@@ -403,20 +395,24 @@ func (s *Store) objectContentHash(ctx context.Context, id string) ([32]byte, err
 	return h.obj.Header().ContentHash, nil
 }
 
-// objectRecord is the catalog record of a kept object.
-func objectRecord(enc *encoded, kind catalog.Kind, ref string) catalog.Object {
+// objectRecord is the catalog record of a kept object; ref is the
+// reference it decodes against (nil: none).
+func objectRecord(enc *encoded, kind catalog.Kind, ref *refMatch) catalog.Object {
 	strategy := string(enc.header.Strategy)
 	if kind == catalog.KindBlob {
 		strategy = blobStrategy
 	}
-	return catalog.Object{
+	o := catalog.Object{
 		ID:         enc.id,
-		Ref:        ref,
 		Strategy:   strategy,
 		Lossy:      enc.header.Lossy,
 		RawSize:    enc.header.RawSize,
 		StoredSize: int64(len(enc.data)),
 	}
+	if ref != nil {
+		o.Ref, o.RefMatch, o.RefSimilarity = ref.entry.Object, ref.how, ref.similarity
+	}
+	return o
 }
 
 // commit records the object (when new) and the entry in one transaction,

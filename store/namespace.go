@@ -27,8 +27,12 @@ type FileInfo struct {
 	Strategy    string
 	Lossy       bool
 	Base        string // path of the reference tensor, "" if standalone
-	Model       string // top-level directory
-	Object      string // id (hex SHA-256) of the object holding the content; "" for directories
+	// BaseMatch says how Base was chosen: "path", "name" or "similarity"
+	// ("" for files stored before it was recorded).
+	BaseMatch      string
+	BaseSimilarity float64 // BaseMatch "similarity": how similar it was
+	Model          string  // top-level directory
+	Object         string  // id (hex SHA-256) of the object holding the content; "" for directories
 }
 
 // IsDir reports whether the entry is a directory.
@@ -151,6 +155,7 @@ func (s *Store) fileInfo(ctx context.Context, e catalog.Entry) (FileInfo, error)
 	}
 	if rec.Ref != "" {
 		fi.Base = s.referencePath(ctx, e.Path, rec)
+		fi.BaseMatch, fi.BaseSimilarity = rec.RefMatch, rec.RefSimilarity
 	}
 	return fi, nil
 }

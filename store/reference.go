@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"io"
 	"slices"
 
 	"deltafs/catalog"
@@ -34,12 +35,29 @@ func (s *Store) buildBaseIndex(ctx context.Context, model string) (*baseIndex, e
 	return idx, nil
 }
 
-// findReference returns the tensor a new tensor at path (header h) should
-// be encoded against, or nil for none: the model's base's tensor at the same
-// relative path when dtype, shape and order match; else the base's only
-// tensor of the same file name, dtype, shape and order. A temporary name of
-// a copy tool (see finalName) is matched by the name it will be renamed to.
-func (s *Store) findReference(ctx context.Context, path string, h npy.Header, idx *baseIndex) (*catalog.Entry, error) {
+// How a reference was found (catalog.Object.RefMatch).
+const (
+	matchPath       = "path"
+	matchName       = "name"
+	matchSimilarity = "similarity"
+)
+
+// refMatch is the reference chosen for a tensor and how it was found.
+type refMatch struct {
+	entry      catalog.Entry
+	how        string  // matchPath, matchName or matchSimilarity
+	similarity float64 // matchSimilarity: the sketches' similarity
+}
+
+// findReference returns the tensor a new tensor at path (header h; data
+// reads its dataLen data bytes) should be encoded against, or nil for none:
+// the model's base's tensor at the same relative path when dtype, shape and
+// order match; else the base's only tensor of the same file name, dtype,
+// shape and order; else the base's most similar tensor of that dtype, shape
+// and order when it is similar enough (similarReference). A temporary name
+// of a copy tool (see finalName) is matched by the name it will be renamed
+// to.
+func (s *Store) findReference(ctx context.Context, path string, h npy.Header, data io.ReaderAt, dataLen int64, idx *baseIndex, pol policy) (*refMatch, error) {
 	model, rel := splitModel(path)
 	if rel == "" {
 		return nil, nil
@@ -64,7 +82,7 @@ func (s *Store) findReference(ctx context.Context, path string, h npy.Header, id
 		cand, err := s.catalog.Get(ctx, joinPath(m.Base, r))
 		switch {
 		case err == nil && tensorMatches(cand, h):
-			return &cand, nil
+			return &refMatch{entry: cand, how: matchPath}, nil
 		case err != nil && !errors.Is(err, catalog.ErrNotFound) && !errors.Is(err, catalog.ErrNotDir):
 			return nil, err
 		}
@@ -78,25 +96,34 @@ func (s *Store) findReference(ctx context.Context, path string, h npy.Header, id
 		}
 	}
 	name, _ := finalName(baseName(path))
-	var found *catalog.Entry
+	var (
+		found     *refMatch
+		ambiguous bool // more than one candidate by file name
+	)
 	for _, e := range idx.byName[name] {
 		if tensorMatches(e, h) {
 			if found != nil {
-				return nil, nil // ambiguous: more than one candidate
+				found, ambiguous = nil, true
+				break
 			}
-			found = &e
+			found = &refMatch{entry: e, how: matchName}
 		}
 	}
-	if found == nil && !h.Fortran {
+	if found == nil && !ambiguous && !h.Fortran {
 		// The same tensor by name in the base's safetensors files.
 		names, err := s.tensorNameIndex(ctx, model, idx)
 		if err != nil {
 			return nil, err
 		}
 		final, _ := finalPath(rel)
-		found = names.lookup(path, npyTensorKey(final), h.DType.Descr(), "", h.DType, h.Shape)
+		if e := names.lookup(path, npyTensorKey(final), h.DType.Descr(), "", h.DType, h.Shape); e != nil {
+			found = &refMatch{entry: *e, how: matchName}
+		}
 	}
-	return found, nil
+	if found != nil {
+		return found, nil
+	}
+	return s.similarReference(ctx, h, data, dataLen, idx, pol.SimilarityThreshold)
 }
 
 // tensorMatches reports whether e is a tensor of h's dtype, shape and order.

@@ -77,21 +77,19 @@ func parseSafetensors(data []byte) (*safetensors.Header, error) {
 // ingestSafetensors stores the safetensors file data (header h, sum the
 // SHA-256 of its data section) at p: a blob of its header and an object per
 // tensor. The entry's ContentHash is the data section's, as for .npy files.
-func (s *Store) ingestSafetensors(ctx context.Context, p string, data []byte, h *safetensors.Header, sum [32]byte, cfg delta.Config, opts IngestOptions, idx *baseIndex) (ingestResult, error) {
+func (s *Store) ingestSafetensors(ctx context.Context, p string, data []byte, h *safetensors.Header, sum [32]byte, pol policy, opts IngestOptions, idx *baseIndex) (ingestResult, error) {
 	var (
 		res  ingestResult
 		recs []catalog.Object
 	)
-	hc := s.cfg
-	hc.Strategy, hc.AllowLossy = delta.Compressed, false
 	bt := blobTensor(h.Raw)
 	hsum := sha256.Sum256(h.Raw)
 	bt.SHA256 = &hsum
-	he, err := s.encodeStandalone(ctx, p, bt, hc, true)
+	he, err := s.encodeTensor(ctx, p, bt, nil, pol.forBlob())
 	if err != nil {
 		return res, fmt.Errorf("header: %w", err)
 	}
-	recs = append(recs, objectRecord(&he, catalog.KindBlob, ""))
+	recs = append(recs, objectRecord(&he, catalog.KindBlob, nil))
 	res.newBytes += he.written
 
 	var cands *nameIndex
@@ -117,15 +115,15 @@ func (s *Store) ingestSafetensors(ctx context.Context, p string, data []byte, h 
 				return res, err
 			}
 		}
-		e, err := s.encodeTensor(ctx, label, t, ref, cfg)
+		e, err := s.encodeTensor(ctx, label, t, ref, pol)
 		if err != nil {
 			return res, fmt.Errorf("tensor %q: %w", ti.Name, err)
 		}
-		refID := ""
+		var used *refMatch
 		if e.usedRef {
-			refID = refEntry.Object
+			used = &refMatch{entry: *refEntry, how: matchName}
 		}
-		recs = append(recs, objectRecord(&e, catalog.KindTensor, refID))
+		recs = append(recs, objectRecord(&e, catalog.KindTensor, used))
 		res.newBytes += e.written
 		parts = append(parts, catalog.Part{Name: ti.Name, DType: string(ti.DType), Shape: t.Shape,
 			Offset: start + ti.Begin, Size: ti.Size(), Object: e.id, ContentHash: hex.EncodeToString(tsum[:])})

@@ -69,6 +69,9 @@ type Options struct {
 	// (by default every encoded object is decoded and compared with its
 	// input, so a codec fault can never lose what a user wrote).
 	SkipWriteCheck bool
+	// Settings override the settings kept in the catalog for everything
+	// this open store ingests (a mount's command line).
+	Settings Overrides
 }
 
 // Store is an open store. Safe for concurrent use.

@@ -54,6 +54,7 @@ func newApp(env *cliEnv) *cli.App {
 			gcCommand(env),
 			statsCommand(env),
 			mountCommand(env),
+			configCommand(env),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -136,9 +137,7 @@ func strategyNames() string {
 		}
 		names = append(names, n)
 	}
-	if len(names) == 0 {
-		return "auto"
-	}
+	names = append(names, store.StrategyQuantized+" (lossy: int8 or int16 by quantization_bits)")
 	return strings.Join(names, ", ")
 }
 
@@ -160,6 +159,12 @@ func parseStrategy(c *cli.Context) (store.Strategy, bool, error) {
 	allow := c.Bool("allow-lossy")
 	if name == "" {
 		return "", allow, nil
+	}
+	if name == store.StrategyQuantized {
+		if !allow {
+			return "", false, usageErrorf("strategy %s is lossy: files would come back approximately, not byte-identical; add --allow-lossy to accept that", name)
+		}
+		return store.Strategy(name), allow, nil
 	}
 	s, err := store.ParseStrategy(name)
 	if err != nil {

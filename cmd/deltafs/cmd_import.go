@@ -31,7 +31,7 @@ in it too; the summary then says how much was written now.`,
 			jsonFlag(),
 			bytesFlag(),
 			noProgressFlag(),
-		}, strategyFlags()...),
+		}, append(strategyFlags(), settingsFlags()...)...),
 		Action: func(c *cli.Context) error {
 			if err := checkArgs(c, 2, 2); err != nil {
 				return err
@@ -70,6 +70,10 @@ func (e *cliEnv) importAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	over, err := settingsOverrides(c)
+	if err != nil {
+		return err
+	}
 	if _, err := os.Stat(src); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return failf(exitNotFound, err, "import source %s does not exist", src)
@@ -84,7 +88,7 @@ func (e *cliEnv) importAction(c *cli.Context) error {
 
 	progress, clearBar := e.progress(c, "importing "+model)
 	res, err := st.Import(c.Context, src, model, store.ImportOptions{
-		Base: base, Strategy: strategy, AllowLossy: allowLossy, Progress: progress,
+		Base: base, Strategy: strategy, AllowLossy: allowLossy, Settings: over, Progress: progress,
 	})
 	clearBar()
 	for _, w := range res.Warnings {

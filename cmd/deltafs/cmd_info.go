@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -43,26 +44,19 @@ func (e *cliEnv) infoAction(c *cli.Context) error {
 		}
 		usage = usageOf(models, fi)
 	}
-	var (
-		header    npy.Header
-		headerLen int
-		headerErr error
-	)
+	var settings []store.SettingValue
+	if fi.Model != "" {
+		if settings, err = st.Settings(c.Context, fi.Model, nil); err != nil {
+			return err
+		}
+	}
+	var h tensorHead
 	if fi.Kind == store.KindTensor {
-		header, headerLen, headerErr = tensorHeader(c.Context, st, fi.Path)
+		h.header, h.length, h.err = tensorHeader(c.Context, st, fi.Path)
 	}
 	if c.Bool("json") {
-		out := struct {
-			entryJSON
-			Order string `json:"order,omitempty"` // "C" or "F", as numpy's order argument
-		}{entryJSON: toEntryJSON(fi, usage)}
-		if fi.Kind == store.KindTensor && headerErr == nil {
-			out.Order = map[bool]string{false: "C", true: "F"}[header.Fortran]
-		}
-		return writeJSON(e.stdout, out)
+		return e.infoJSON(fi, usage, h, settings)
 	}
-
-	sz := sizeFormatter(c.Bool("bytes"))
 	tw := newTable(e.stdout)
 	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
 	row("path", displayPath(fi.Path))
@@ -70,49 +64,118 @@ func (e *cliEnv) infoAction(c *cli.Context) error {
 	if fi.Model != "" && fi.Model != fi.Path {
 		row("model", fi.Model)
 	}
+	sz := sizeFormatter(c.Bool("bytes"))
 	if fi.IsDir() {
-		if usage != nil && fi.Base == "" {
-			row("base model", "none")
-		} else if fi.Base != "" {
-			row("base model", fi.Base)
-		}
-		if usage != nil {
-			row("files", fmt.Sprint(usage.Files))
-			row("logical size", sizeDetail(sz, usage.LogicalBytes))
-			row("stored size", sizeDetail(sz, usage.StoredBytes))
-			row("ratio", formatRatio(usage.LogicalBytes, usage.StoredBytes))
-		}
+		dirRows(row, sz, fi, usage)
 	} else {
-		if fi.Kind == store.KindTensor {
-			row("dtype", fi.DType)
-			row("shape", shapeString(fi.Shape))
-			if headerErr != nil {
-				row("order", "unknown ("+oneLine(headerErr.Error())+")")
-			} else {
-				row("order", orderName(header.Fortran))
-				row("npy header", fmt.Sprintf("version %d.%d, %d bytes", header.Major, header.Minor, headerLen))
-			}
-		}
-		row("logical size", sizeDetail(sz, fi.Size))
-		row("stored size", sizeDetail(sz, fi.StoredSize))
-		row("ratio", formatRatio(fi.Size, fi.StoredSize))
-		if fi.Lossy {
-			row("strategy", fi.Strategy+" (LOSSY: values are approximate, not the original bytes)")
-		} else {
-			row("strategy", fi.Strategy+" (lossless)")
-		}
-		if fi.Base != "" {
-			row("base", fi.Base+" (delta against it)")
-		} else {
-			row("base", "none (stored standalone)")
-		}
-		row("sha256", fi.ContentHash)
-		row("object", fi.Object)
+		fileRows(row, sz, fi, h)
 	}
 	row("mode", modeString(fi))
 	row("inode", fmt.Sprint(fi.Inode))
 	row("modified", fi.MTime.UTC().Format("2006-01-02 15:04:05 UTC"))
+	settingRows(row, settings, usage != nil)
 	return tw.Flush()
+}
+
+// tensorHead is a tensor file's parsed .npy header, or why it is not.
+type tensorHead struct {
+	header npy.Header
+	length int
+	err    error
+}
+
+// infoJSON prints info's JSON form.
+func (e *cliEnv) infoJSON(fi store.FileInfo, usage *store.UsageStats, h tensorHead, settings []store.SettingValue) error {
+	out := struct {
+		entryJSON
+		Order          string        `json:"order,omitempty"`      // "C" or "F", as numpy's order argument
+		BaseMatch      string        `json:"base_match,omitempty"` // how base was chosen: path, name or similarity
+		BaseSimilarity float64       `json:"base_similarity,omitempty"`
+		Settings       []settingJSON `json:"settings,omitempty"` // the settings of the model, each with its source
+	}{entryJSON: toEntryJSON(fi, usage), BaseMatch: fi.BaseMatch, BaseSimilarity: fi.BaseSimilarity}
+	if fi.Kind == store.KindTensor && h.err == nil {
+		out.Order = map[bool]string{false: "C", true: "F"}[h.header.Fortran]
+	}
+	if settings != nil {
+		out.Settings = toSettingsJSON(settings)
+	}
+	return writeJSON(e.stdout, out)
+}
+
+// dirRows are info's lines about a directory or a model.
+func dirRows(row func(k, v string), sz sizeFormatter, fi store.FileInfo, usage *store.UsageStats) {
+	if usage != nil && fi.Base == "" {
+		row("base model", "none")
+	} else if fi.Base != "" {
+		row("base model", fi.Base)
+	}
+	if usage != nil {
+		row("files", fmt.Sprint(usage.Files))
+		row("logical size", sizeDetail(sz, usage.LogicalBytes))
+		row("stored size", sizeDetail(sz, usage.StoredBytes))
+		row("ratio", formatRatio(usage.LogicalBytes, usage.StoredBytes))
+	}
+}
+
+// fileRows are info's lines about a file.
+func fileRows(row func(k, v string), sz sizeFormatter, fi store.FileInfo, h tensorHead) {
+	if fi.Kind == store.KindTensor {
+		row("dtype", fi.DType)
+		row("shape", shapeString(fi.Shape))
+		if h.err != nil {
+			row("order", "unknown ("+oneLine(h.err.Error())+")")
+		} else {
+			row("order", orderName(h.header.Fortran))
+			row("npy header", fmt.Sprintf("version %d.%d, %d bytes", h.header.Major, h.header.Minor, h.length))
+		}
+	}
+	row("logical size", sizeDetail(sz, fi.Size))
+	row("stored size", sizeDetail(sz, fi.StoredSize))
+	row("ratio", formatRatio(fi.Size, fi.StoredSize))
+	if fi.Lossy {
+		row("strategy", fi.Strategy+" (LOSSY: values are approximate, not the original bytes)")
+	} else {
+		row("strategy", fi.Strategy+" (lossless)")
+	}
+	row("base", baseDetail(fi))
+	row("sha256", fi.ContentHash)
+	row("object", fi.Object)
+}
+
+// baseDetail says what a file is a delta against, and how it was chosen.
+func baseDetail(fi store.FileInfo) string {
+	switch {
+	case fi.Base == "":
+		return "none (stored standalone)"
+	case fi.BaseMatch == "name":
+		return fi.Base + " (delta against it; found by file name)"
+	case fi.BaseMatch == "similarity":
+		return fmt.Sprintf("%s (delta against it; found by similarity %.4f)", fi.Base, fi.BaseSimilarity)
+	}
+	return fi.Base + " (delta against it)"
+}
+
+// settingRows are info's lines about the settings of the model: all of
+// them for a model, those not at their default for a file.
+func settingRows(row func(k, v string), settings []store.SettingValue, all bool) {
+	var set []string
+	for _, v := range settings {
+		switch {
+		case all:
+			row("setting "+v.Name, fmt.Sprintf("%s (%s)", v.Value, v.Source))
+		case v.Source != store.FromDefault:
+			set = append(set, fmt.Sprintf("%s=%s (%s)", v.Name, v.Value, v.Source))
+		}
+	}
+	if all {
+		return
+	}
+	switch {
+	case len(set) > 0:
+		row("settings", strings.Join(set, ", "))
+	case settings != nil:
+		row("settings", "defaults (see deltafs config)")
+	}
 }
 
 // sizeDetail prints a size both ways, e.g. "1.5 MiB (1572864 bytes)".

@@ -34,7 +34,7 @@ Logs go to stderr.`,
 			&cli.BoolFlag{Name: "read-only", Usage: "refuse writes (EROFS)"},
 			&cli.BoolFlag{Name: "allow-other", Usage: "let other users reach the mount (their access follows the files' modes and owners)"},
 			&cli.BoolFlag{Name: "debug", Usage: "debug logging, every FUSE request included"},
-		}, strategyFlags()...),
+		}, append(strategyFlags(), settingsFlags()...)...),
 		Action: func(c *cli.Context) error {
 			if err := checkArgs(c, 2, 2); err != nil {
 				return err
@@ -59,6 +59,10 @@ func (e *cliEnv) mountAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	over, err := settingsOverrides(c)
+	if err != nil {
+		return err
+	}
 	level := slog.LevelInfo
 	if c.Bool("debug") {
 		level = slog.LevelDebug
@@ -71,7 +75,7 @@ func (e *cliEnv) mountAction(c *cli.Context) error {
 	}
 	cfg.AllowLossy = allowLossy
 	st, err := e.openStore(dir, store.Options{
-		CacheSize: cacheSize, Logger: logger, Delta: cfg,
+		CacheSize: cacheSize, Logger: logger, Delta: cfg, Settings: over,
 		ReadOnly: c.Bool("read-only"), DefaultBase: base,
 	})
 	if errors.Is(err, store.ErrNoBase) {

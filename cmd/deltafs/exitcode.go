@@ -96,4 +96,5 @@ var errorCodes = []struct {
 	{store.ErrNotEmpty, exitExists},
 	{store.ErrInvalidPath, exitUsage},
 	{store.ErrLossyNotAllowed, exitUsage},
+	{store.ErrInvalidSetting, exitUsage},
 }
