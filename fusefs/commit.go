@@ -88,6 +88,7 @@ func (n *fileNode) acquireStage(ctx context.Context, trunc bool) (*stagingFile, 
 		n.mode = n.info.Mode & 07777
 	}
 	n.stage = st
+	n.gen.Add(1)
 	n.writers++
 	return st, 0
 }
@@ -141,6 +142,7 @@ func (n *fileNode) releaseStage(ctx context.Context) {
 	vanished, lost, dropped := false, false, false
 	if n.writers == 0 && n.stage == st {
 		n.stage = nil
+		n.gen.Add(1)
 		lost = st.dirty
 		dropped = lost && (failed != nil || reported)
 		st.discard()

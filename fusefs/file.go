@@ -3,8 +3,8 @@ package fusefs
 import (
 	"context"
 	"errors"
-	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fs"
@@ -29,6 +29,10 @@ type fileNode struct {
 	mode      uint32         // permission bits of a pending file
 	stage     *stagingFile   // non-nil while open for writing
 	writers   int            // open write handles (and in-flight truncates)
+	// gen counts the changes of what the node's content is read from (a
+	// staging file made or dropped); it changes under mu, and read handles
+	// opened before a change reopen.
+	gen atomic.Uint64
 	// active counts the write handles opened or written to since their
 	// last close: the close that brings it to zero is the last one, and
 	// only it commits (an overwrite replaces the stored file then, not at
@@ -132,31 +136,17 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 		return n.newWriteHandle(st), 0, 0
 	}
 
-	n.mu.Lock()
-	st, committed := n.stage, n.committed
-	n.mu.Unlock()
-	if st != nil {
-		f, err := os.Open(st.f.Name())
-		if err != nil {
-			return nil, 0, n.fsys.errno("open staging", st.f.Name(), err)
-		}
-		return &readHandle{node: n, r: osReader{f}, path: st.f.Name()}, 0, 0
+	src, errno := n.openContent(ctx)
+	if errno != 0 {
+		return nil, 0, errno
 	}
-	if !committed {
-		return nil, 0, syscall.ENOENT
-	}
-	path, ok := nodePath(&n.Inode)
-	if !ok {
-		return nil, 0, syscall.ENOENT
-	}
-	r, err := n.fsys.backend.Open(detach(ctx), path)
-	if err != nil {
-		return nil, 0, n.fsys.errno("open", path, err)
+	if src.staged {
+		return n.newReadHandle(src), 0, 0
 	}
 	// Committed files are immutable: keep the page cache across opens
 	// (every commit through the mount invalidates it), never direct I/O,
 	// so mmap works.
-	return &readHandle{node: n, r: r, path: path, ra: newReadAhead(r)}, fuse.FOPEN_KEEP_CACHE, 0
+	return n.newReadHandle(src), fuse.FOPEN_KEEP_CACHE, 0
 }
 
 // Setattr truncates (through a staging file, committed at once unless the

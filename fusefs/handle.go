@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
+	"sync"
 	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fs"
@@ -11,12 +13,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// readHandle is a file opened read-only: the store's lazily decoded file,
-// opened once per handle.
+// readHandle is a file opened read-only. It reads what its node holds:
+// the store's lazily decoded file, or the staging file while the node is
+// written through this mount; when the node changes (a write starts, a
+// commit or a release ends it) the next read switches over, so a reader
+// sees the file as it is, as POSIX has it.
 type readHandle struct {
 	node *fileNode
-	r    contentReader
-	path string
+	mu   sync.RWMutex // reads hold it shared, a switch of src exclusively
+	src  content
 	ra   *readAhead // nil: no server-side read-ahead
 }
 
@@ -25,11 +30,71 @@ var (
 	_ fs.FileReleaser = (*readHandle)(nil)
 )
 
+// content is what a read handle reads.
+type content struct {
+	r      contentReader
+	path   string // for errors: the store path, or the staging file's
+	staged bool   // r reads the staging file
+	gen    uint64 // the node's generation when r was opened
+}
+
+// openContent opens what the node holds now: its staging file while it is
+// written, else the committed file.
+func (n *fileNode) openContent(ctx context.Context) (content, syscall.Errno) {
+	n.mu.Lock()
+	gen, st, committed := n.gen.Load(), n.stage, n.committed
+	if st != nil {
+		// Opened under n.mu: the last writer's release removes it under
+		// n.mu too.
+		f, err := os.Open(st.f.Name())
+		n.mu.Unlock()
+		if err != nil {
+			return content{}, n.fsys.errno("open staging", st.f.Name(), err)
+		}
+		return content{r: osReader{f}, path: st.f.Name(), staged: true, gen: gen}, 0
+	}
+	n.mu.Unlock()
+	if !committed {
+		return content{}, syscall.ENOENT
+	}
+	path, ok := nodePath(&n.Inode)
+	if !ok {
+		return content{}, syscall.ENOENT
+	}
+	r, err := n.fsys.backend.Open(detach(ctx), path)
+	if err != nil {
+		return content{}, n.fsys.errno("open", path, err)
+	}
+	return content{r: r, path: path, gen: gen}, 0
+}
+
+// newReadHandle returns a handle reading src.
+func (n *fileNode) newReadHandle(src content) *readHandle {
+	h := &readHandle{node: n}
+	h.use(src)
+	return h
+}
+
+// use makes src what h reads; the caller holds h.mu or owns h alone.
+func (h *readHandle) use(src content) {
+	h.src, h.ra = src, nil
+	if !src.staged {
+		h.ra = newReadAhead(src.r)
+	}
+}
+
 // Read returns exactly the bytes asked for until the end of the file.
 func (h *readHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	k, err := h.r.ReadAtContext(detach(ctx), dest, off)
+	h.mu.RLock()
+	if h.src.gen != h.node.gen.Load() {
+		h.mu.RUnlock()
+		h.follow(ctx)
+		h.mu.RLock()
+	}
+	defer h.mu.RUnlock()
+	k, err := h.src.r.ReadAtContext(detach(ctx), dest, off)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, h.node.fsys.errno("read", h.path, err)
+		return nil, h.node.fsys.errno("read", h.src.path, err)
 	}
 	if h.ra != nil {
 		h.ra.observe(off, k)
@@ -37,12 +102,38 @@ func (h *readHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 	return fuse.ReadResultData(dest[:k]), 0
 }
 
-// Release stops the read-ahead and closes the store file.
-func (h *readHandle) Release(ctx context.Context) syscall.Errno {
+// follow switches h to what its node holds now. When that cannot be opened
+// (the file was removed meanwhile) h keeps reading what it had.
+func (h *readHandle) follow(ctx context.Context) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	gen := h.node.gen.Load()
+	if h.src.gen == gen {
+		return
+	}
+	src, errno := h.node.openContent(ctx)
+	if errno != 0 {
+		h.src.gen = gen
+		return
+	}
+	h.close()
+	h.use(src)
+}
+
+// close stops the read-ahead and closes what h reads; the caller holds
+// h.mu.
+func (h *readHandle) close() {
 	if h.ra != nil {
 		h.ra.stop()
 	}
-	h.r.Close()
+	h.src.r.Close()
+}
+
+// Release stops the read-ahead and closes the file.
+func (h *readHandle) Release(ctx context.Context) syscall.Errno {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.close()
 	return 0
 }
 

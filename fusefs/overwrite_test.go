@@ -105,3 +105,40 @@ func TestOverwriteLostWriteKeepsOld(t *testing.T) {
 		t.Errorf("the lost file was committed again on release:\n%s", logs.String())
 	}
 }
+
+// TestOverwriteSeenByOpenReader keeps a descriptor open for reading while
+// the file is overwritten in the same mount: it reads the new bytes while
+// they are written and after the close, as POSIX has it, not the content
+// it was opened on.
+func TestOverwriteSeenByOpenReader(t *testing.T) {
+	s, _ := newStore(t, store.Options{})
+	m := mountStore(t, s, MountOptions{})
+	path := filepath.Join(m.Dir(), "m", "w.npy")
+	mustOK(t, os.Mkdir(filepath.Dir(path), 0o755))
+	old, next := npyFloat32(1, 1<<18), npyFloat32(2, 1<<18)
+	mustOK(t, os.WriteFile(path, old, 0o644))
+	r, err := os.Open(path)
+	mustOK(t, err)
+	defer r.Close()
+	head := make([]byte, 4096)
+	_, err = r.ReadAt(head, 0)
+	mustOK(t, err)
+
+	w, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	mustOK(t, err)
+	defer w.Close()
+	_, err = w.Write(next)
+	mustOK(t, err)
+	readBack := func(when string) {
+		t.Helper()
+		got := make([]byte, len(next)+1)
+		n, err := r.ReadAt(got, 0)
+		if n != len(next) || !bytes.Equal(got[:n], next) {
+			t.Fatalf("%s: the open reader read %d bytes (%v) that are not the %d written", when, n, err, len(next))
+		}
+	}
+	readBack("while written")
+	mustOK(t, w.Close())
+	expectContent(t, s, "m/w.npy", string(next))
+	readBack("after the close")
+}
