@@ -199,7 +199,9 @@ func (s *Store) importItems(ctx context.Context, m, base string, items []importI
 			}
 			written[id] = max(written[id], r.newBytes)
 		}
-		if r.info.Kind == catalog.KindTensor {
+		if r.tensors > 0 {
+			res.Tensors += r.tensors
+		} else if r.info.Kind == catalog.KindTensor {
 			res.Tensors++
 		} else {
 			res.Blobs++

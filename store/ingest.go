@@ -61,6 +61,7 @@ type ingestResult struct {
 	info     FileInfo
 	warning  string // the file looked like an .npy but was stored as a blob
 	newBytes int64  // bytes of object files written (0 when deduplicated)
+	tensors  int    // tensors of a file stored in parts (safetensors)
 }
 
 // Ingest stores the contents of src (a staged file) at path, replacing any

@@ -135,6 +135,7 @@ func (s *Store) ingestSafetensors(ctx context.Context, p string, data []byte, h 
 		return res, err
 	}
 	res.info, err = s.fileInfo(ctx, committed)
+	res.tensors = len(parts)
 	return res, err
 }
 
@@ -346,7 +347,50 @@ func (s *Store) addPartsInfo(ctx context.Context, fi *FileInfo) error {
 }
 
 // partsStrategy is what FileInfo.Strategy says of a file stored in parts.
-const partsStrategy = "safetensors"
+const partsStrategy = PartsStrategy
+
+// PartsStrategy is the FileInfo.Strategy of a file stored tensor by tensor
+// (a safetensors file); Tensors lists its tensors.
+const PartsStrategy = "safetensors"
+
+// TensorInfo describes one tensor of a file stored tensor by tensor.
+type TensorInfo struct {
+	Name       string
+	DType      string // as the file names it, e.g. "BF16"
+	Shape      []int64
+	Offset     int64 // where its data start in the file
+	Size       int64 // bytes of data
+	StoredSize int64 // bytes of its object
+	Strategy   string
+	Delta      bool // encoded against a tensor of the base
+}
+
+// Tensors lists the tensors of the file at path in file order; none for a
+// file stored whole.
+func (s *Store) Tensors(ctx context.Context, path string) ([]TensorInfo, error) {
+	p, err := cleanPath(path)
+	if err != nil {
+		return nil, &PathError{Op: "tensors", Path: path, Err: err}
+	}
+	if _, err := s.getEntry(ctx, p); err != nil {
+		return nil, &PathError{Op: "tensors", Path: p, Err: err}
+	}
+	parts, err := s.catalog.Parts(ctx, p)
+	if err != nil {
+		return nil, &PathError{Op: "tensors", Path: p, Err: err}
+	}
+	out := make([]TensorInfo, 0, len(parts))
+	for _, pt := range parts {
+		ti := TensorInfo{Name: pt.Name, DType: pt.DType, Shape: pt.Shape, Offset: pt.Offset, Size: pt.Size, Strategy: "missing"}
+		if rec, err := s.catalog.Object(ctx, pt.Object); err == nil {
+			ti.StoredSize, ti.Strategy, ti.Delta = rec.StoredSize, rec.Strategy, rec.Ref != ""
+		} else if !errors.Is(err, catalog.ErrNotFound) {
+			return nil, &PathError{Op: "tensors", Path: p, Err: err}
+		}
+		out = append(out, ti)
+	}
+	return out, nil
+}
 
 // verifyParts checks that the entry's header object holds its header and
 // reconstructs every part of f afresh, checking the data section's SHA-256
@@ -455,7 +499,6 @@ func checkIndexItem(it importItem, byRel map[string]importItem, headers map[stri
 		return err
 	}
 	dir := parentOf(it.rel)
-	shards := make(map[string]*safetensors.Header)
 	for _, name := range ix.Shards() {
 		rel := joinPath(dir, name)
 		if _, ok := byRel[rel]; !ok {
@@ -464,9 +507,33 @@ func checkIndexItem(it importItem, byRel map[string]importItem, headers map[stri
 		if unknown[rel] {
 			return nil // a shard kept as a blob: its tensors cannot be checked
 		}
-		if h := headers[rel]; h != nil {
-			shards[name] = h
+	}
+	// Every safetensors file beside the index is a shard of the model: no
+	// tensor may be in two of them.
+	shards := make(map[string]*safetensors.Header)
+	for rel, h := range headers {
+		if parentOf(rel) == dir {
+			shards[baseName(rel)] = h
 		}
 	}
 	return ix.Check(shards)
+}
+
+// addPartsUsage adds the objects of e's parts, when it is stored in parts,
+// to the usage group g (each object once).
+func (s *Store) addPartsUsage(ctx context.Context, e catalog.Entry, byID map[string]catalog.Object, g *usageGroup) error {
+	if e.Kind != catalog.KindBlob || len(e.Header) == 0 {
+		return nil
+	}
+	parts, err := s.catalog.Parts(ctx, e.Path)
+	if err != nil {
+		return err
+	}
+	for _, p := range parts {
+		if rec, ok := byID[p.Object]; ok && !g.objects[rec.ID] {
+			g.objects[rec.ID] = true
+			g.StoredBytes += rec.StoredSize
+		}
+	}
+	return nil
 }

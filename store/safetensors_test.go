@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"deltafs/catalog"
+	"deltafs/internal/testenv"
 	"deltafs/safetensors"
 )
 
@@ -365,5 +366,31 @@ func TestSafetensorsIngest(t *testing.T) {
 	unknown := bytes.Replace(ft.Bytes(), []byte(`"I64"`), []byte(`"I4X"`), 1)
 	if fi = ingestBytes(t, s, "f/u.safetensors", unknown); fi.Strategy != blobStrategy || !bytes.Equal(readFile(t, s, "f/u.safetensors"), unknown) {
 		t.Fatalf("unknown dtype: %+v", fi)
+	}
+}
+
+// TestSafetensorsHuggingFaceFile: a file written by Hugging Face's library
+// goes in as its tensors and comes back byte-identical.
+func TestSafetensorsHuggingFaceFile(t *testing.T) {
+	ctx := context.Background()
+	src := testenv.SharedFixture(t, "safetensors/gpt2-lora-adapter.safetensors")
+	want, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(t, Options{})
+	res, err := s.Import(ctx, src, "lora", ImportOptions{})
+	if err != nil || res.Tensors != 25 {
+		t.Fatalf("import: %+v, %v", res, err)
+	}
+	if got := readFile(t, s, "lora/gpt2-lora-adapter.safetensors"); !bytes.Equal(got, want) {
+		t.Fatal("read back differs")
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	if err := s.Export(ctx, "lora", out, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(filepath.Join(out, "gpt2-lora-adapter.safetensors")); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("export differs: %v", err)
 	}
 }

@@ -88,6 +88,9 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 		rec := byID[e.Object]
 		if model := modelOf(e.Path, false); model != "" {
 			group(models, model).add(e, rec)
+			if err := s.addPartsUsage(ctx, e, byID, group(models, model)); err != nil {
+				return st, fmt.Errorf("stats: %w", err)
+			}
 		}
 		strategy := rec.Strategy
 		if strategy == "" {

@@ -17,7 +17,9 @@ func lsCommand(env *cliEnv) *cli.Command {
 		ArgsUsage: "STORE [PATH]",
 		Description: `Lists PATH (default: the store's models). With -l, each entry shows its
 logical size (what a reader sees), its stored size (what it costs on disk),
-the ratio, the strategy (lossy ones marked LOSSY) and, for models, the base.`,
+the ratio, the strategy (lossy ones marked LOSSY) and, for models, the base.
+PATH a safetensors file lists its tensors: name, dtype and shape; with -l
+also sizes, ratio and strategy ("delta": encoded against the base).`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "long", Aliases: []string{"l"}, Usage: "long listing: sizes, ratio, strategy"},
 			&cli.BoolFlag{Name: "recursive", Aliases: []string{"R"}, Usage: "list subdirectories recursively"},
@@ -40,6 +42,9 @@ func (e *cliEnv) lsAction(c *cli.Context) error {
 	}
 	defer st.Close()
 	ctx := c.Context
+	if fi.Strategy == store.PartsStrategy {
+		return e.lsTensors(c, st, p)
+	}
 	entries := []store.FileInfo{fi}
 	if fi.IsDir() {
 		if entries, err = listDir(ctx, st, p, c.Bool("recursive")); err != nil {

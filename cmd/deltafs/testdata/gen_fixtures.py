@@ -19,6 +19,12 @@ Usage: gen_fixtures.py KIND OUT [ARGS]
   tune OUT [SEED]   OUT/base and OUT/ft: a small model and a full fine-tune
                     of it (delta std 2% of the weights' std), the fixture
                     whose ratio the README quotes
+  safetensors OUT   OUT/base (one model.safetensors, bf16/f32/i64/f16, and
+                    config files), OUT/ft (a fine-tune in two shards with
+                    its index), OUT/npy (the fine-tune as .npy files) and
+                    OUT/bad/CASE: one malformed folder per bad-input rule.
+                    The files are written here with numpy only, as Hugging
+                    Face's writer writes them (not with deltafs's code).
 Everything is seeded: the same command writes the same bytes.
 """
 import io
@@ -194,12 +200,109 @@ def tune(out, seed="5"):
         save(os.path.join(out, "ft", name), (w + d).astype(dtype))
 
 
+def st_bytes(tensors, metadata=None):
+    """A safetensors file: tensors is a list of (name, dtype, shape, raw)."""
+    import json
+    header, off, data = {}, 0, []
+    if metadata is not None:
+        header["__metadata__"] = metadata
+    for name, dtype, shape, raw in tensors:
+        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [off, off + len(raw)]}
+        off += len(raw)
+        data.append(raw)
+    js = json.dumps(header, separators=(",", ":")).encode()
+    js += b" " * (-len(js) % 8)
+    return len(js).to_bytes(8, "little") + js + b"".join(data)
+
+
+def bf16(arr):
+    """The bf16 bytes of a float32 array (its upper halves, truncated)."""
+    return (np.asarray(arr, "<f4").view("<u4") >> 16).astype("<u2").tobytes()
+
+
+def st_model(rng, ft_of=None):
+    h = 128
+    arrays = {}
+    for i in range(2):
+        for w, shape in [("q_proj", (h, h)), ("mlp.up_proj", (4 * h, h))]:
+            arrays["model.layers.%d.%s.weight" % (i, w)] = 0.02 * rng.standard_normal(shape)
+    arrays["model.norm.weight"] = 1 + 0.1 * rng.standard_normal((h,))
+    if ft_of is not None:
+        arrays = {k: v + 0.02 * np.std(v) * rng.standard_normal(v.shape) for k, v in ft_of.items()}
+    return arrays
+
+
+def st_tensors(arrays):
+    out = []
+    for name, v in sorted(arrays.items()):
+        if name == "model.norm.weight":
+            out.append((name, "F32", v.shape, v.astype("<f4").tobytes()))
+        else:
+            out.append((name, "BF16", v.shape, bf16(v)))
+    out.append(("lm_head.scale", "F16", (4,), np.arange(4, dtype="<f2").tobytes()))
+    out.append(("steps", "I64", (), np.array(7, "<i8").tobytes()))
+    return out
+
+
+def write(path, b):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(b)
+
+
+def safetensors(out):
+    import json
+    rng = np.random.default_rng(11)
+    base = st_model(rng)
+    ft = st_model(rng, ft_of=base)
+    config = b'{"architectures": ["TinyForCausalLM"], "hidden_size": 128}\n'
+    write(os.path.join(out, "base", "model.safetensors"), st_bytes(st_tensors(base), {"format": "pt"}))
+    write(os.path.join(out, "base", "config.json"), config)
+    write(os.path.join(out, "base", "generation_config.json"), b'{"do_sample": false}\n')
+    tensors = st_tensors(ft)
+    shards = {"model-00001-of-00002.safetensors": tensors[:2], "model-00002-of-00002.safetensors": tensors[2:]}
+    weight_map = {}
+    for name, ts in shards.items():
+        write(os.path.join(out, "ft", name), st_bytes(ts, {"format": "pt"}))
+        weight_map.update({t[0]: name for t in ts})
+    index = {"metadata": {"total_size": sum(len(t[3]) for t in tensors)}, "weight_map": weight_map}
+    write(os.path.join(out, "ft", "model.safetensors.index.json"), json.dumps(index, indent=2).encode() + b"\n")
+    write(os.path.join(out, "ft", "config.json"), config)
+    for name, v in ft.items():
+        if name == "model.norm.weight":
+            save(os.path.join(out, "npy", *name.split(".")[:-1], name.split(".")[-1] + ".npy"), v.astype("<f4"))
+    good = st_bytes(tensors[:2])
+    n = int.from_bytes(good[:8], "little")
+    bad = {
+        "truncated": good[: 8 + n // 2],
+        "too-large": (100_000_001).to_bytes(8, "little") + good[8:],
+        "not-json": good[:8] + b"{" + b" " * (n - 1) + good[8 + n:],
+        "not-utf8": good[:8] + good[8:10] + b"\xff" + good[11:],
+        "duplicate": good.replace(tensors[1][0].encode(), tensors[0][0].encode()),
+        "overlap": good.replace(b'"data_offsets":[0,', b'"data_offsets":[2,'),
+        "gap": good + b"\0\0",
+        "shape": good.replace(b'"shape":[128,128]', b'"shape":[128,129]', 1),
+        "negative-dim": good.replace(b'"shape":[512,128]', b'"shape":[-512,128]', 1),
+        "overflow-dim": good.replace(b'"shape":[512,128]', b'"shape":[99999999999999999999,1]', 1),
+    }
+    for case, b in bad.items():
+        write(os.path.join(out, "bad", case, "model.safetensors"), b)
+    for case, wm in {"missing-shard": {"a": "model-00001-of-00002.safetensors", "b": "model-00009-of-00009.safetensors"},
+                     "two-shards": None}.items():
+        d = os.path.join(out, "bad", case)
+        write(os.path.join(d, "model-00001-of-00002.safetensors"), st_bytes(tensors[:2]))
+        write(os.path.join(d, "model-00002-of-00002.safetensors"), st_bytes(tensors[1:]))
+        if wm is None:
+            wm = {t[0]: "model-00001-of-00002.safetensors" for t in tensors[:2]}
+        write(os.path.join(d, "model.safetensors.index.json"), json.dumps({"weight_map": wm}).encode())
+
+
 def main(argv):
     if len(argv) < 3:
         sys.exit(__doc__)
     kind, out, rest = argv[1], argv[2], argv[3:]
     fn = {"models": models, "npz": npz, "evil-npz": evil_npz, "malformed": malformed,
-          "reshaped": reshaped, "noise": noise, "tune": tune}.get(kind)
+          "reshaped": reshaped, "noise": noise, "tune": tune, "safetensors": safetensors}.get(kind)
     if fn is None:
         sys.exit("unknown fixture %r\n%s" % (kind, __doc__))
     fn(out, *rest)
