@@ -134,6 +134,16 @@ func kernelTestLengths() []int {
 	return append(lengths, 4096+37, 20000+3, 1<<16)
 }
 
+// skipMatrixInShort skips an exhaustive matrix of single-goroutine code
+// under -short: `make test` runs it in full without the race detector, then
+// the package again under -race -short, where such a matrix takes minutes
+// and has no goroutines for the detector to watch.
+func skipMatrixInShort(t testing.TB) {
+	if testing.Short() {
+		t.Skip("single-goroutine matrix: runs in full without -short")
+	}
+}
+
 func requireAVX512(t testing.TB) {
 	if !useAVX512 {
 		t.Skip("no AVX-512 kernels on this CPU or GOARCH")
@@ -142,6 +152,7 @@ func requireAVX512(t testing.TB) {
 
 func TestAVX512GatherMatchesGo(t *testing.T) {
 	requireAVX512(t)
+	skipMatrixInShort(t)
 	lengths := kernelTestLengths()
 	for _, kc := range zigKernelCases() {
 		for _, kind := range refKinds {
@@ -219,6 +230,7 @@ func splitBoth(p *classPlan, t, r []byte, s kernelShape) (fast, slow *classPlan,
 
 func TestAVX512ScatterMatchesGo(t *testing.T) {
 	requireAVX512(t)
+	skipMatrixInShort(t)
 	lengths := kernelTestLengths()
 	for _, kc := range zigKernelCases() {
 		for _, kind := range refKinds {
