@@ -71,6 +71,15 @@ type Entry struct {
 	Shape       []int64   // tensor: dimensions
 	Fortran     bool      // tensor: fortran_order
 	Header      []byte    // tensor: original header bytes if non-canonical, else nil
+	// Owner is who owns the entry; nil when the catalog does not know
+	// (entries written before owners were kept). PutEntry keeps the
+	// owner of an entry it replaces when e.Owner is nil.
+	Owner *Owner
+}
+
+// Owner is the user and group owning an entry.
+type Owner struct {
+	UID, GID uint32
 }
 
 // Object is the catalog's record of one object file.

@@ -24,7 +24,7 @@ type reader struct {
 	stmts *stmtCache // nil: run every query unprepared
 }
 
-const entryColumns = `path, kind, inode, mode, mtime, size, object, content_hash, dtype, shape, fortran, header`
+const entryColumns = `path, kind, inode, mode, mtime, size, object, content_hash, dtype, shape, fortran, header, uid, gid`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -36,9 +36,13 @@ func scanEntry(s scanner) (Entry, error) {
 		object, hash, dtype, shapeJ sql.NullString
 		fortran                     bool
 		header                      []byte
+		uid, gid                    sql.NullInt64
 	)
-	if err := s.Scan(&e.Path, &e.Kind, &inode, &e.Mode, &mtime, &e.Size, &object, &hash, &dtype, &shapeJ, &fortran, &header); err != nil {
+	if err := s.Scan(&e.Path, &e.Kind, &inode, &e.Mode, &mtime, &e.Size, &object, &hash, &dtype, &shapeJ, &fortran, &header, &uid, &gid); err != nil {
 		return Entry{}, err
+	}
+	if uid.Valid && gid.Valid {
+		e.Owner = &Owner{UID: uint32(uid.Int64), GID: uint32(gid.Int64)}
 	}
 	e.Inode = uint64(inode)
 	e.MTime = time.Unix(0, mtime)

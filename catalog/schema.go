@@ -116,6 +116,12 @@ CREATE TABLE sketches (
 	sketch BLOB NOT NULL
 ) WITHOUT ROWID;
 `,
+	// 5: the owner of each entry. NULL (entries of older catalogs) means
+	// whoever serves the store: the user running the mount or the command.
+	`
+ALTER TABLE entries ADD COLUMN uid INTEGER;
+ALTER TABLE entries ADD COLUMN gid INTEGER;
+`,
 }
 
 // schemaVersion is the version this build writes.

@@ -22,7 +22,8 @@ var _ Tx = (*sqliteTx)(nil)
 // directory by a directory updates its attributes and keeps its children;
 // a directory is never replaced by a file (ErrIsDir) nor a file by a
 // directory (ErrExist). A top-level directory is registered as a model
-// (without a base). A zero MTime means now. A file's Object must be recorded
+// (without a base). A zero MTime means now. A nil Owner keeps the owner of
+// the entry replaced (unknown for a new one). A file's Object must be recorded
 // (PutObject) by the time the transaction commits, or it fails with
 // ErrDanglingRef.
 func (t *sqliteTx) PutEntry(ctx context.Context, e Entry) error {
@@ -57,6 +58,10 @@ func (t *sqliteTx) PutEntry(ctx context.Context, e Entry) error {
 	if len(e.Header) > 0 {
 		header = e.Header
 	}
+	var uid, gid any
+	if e.Owner != nil {
+		uid, gid = int64(e.Owner.UID), int64(e.Owner.GID)
+	}
 
 	old, err := t.Get(ctx, e.Path)
 	switch {
@@ -66,10 +71,10 @@ func (t *sqliteTx) PutEntry(ctx context.Context, e Entry) error {
 			return err
 		}
 		_, err = t.exec(ctx, `INSERT INTO entries(`+
-			`path, parent, name, kind, inode, mode, mtime, size, object, content_hash, dtype, shape, fortran, header)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			`path, parent, name, kind, inode, mode, mtime, size, object, content_hash, dtype, shape, fortran, header, uid, gid)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			e.Path, parent, name, e.Kind, int64(inode), e.Mode, unixNanos(e.MTime), e.Size,
-			object, hash, dtype, shape, e.Fortran, header)
+			object, hash, dtype, shape, e.Fortran, header, uid, gid)
 		if err != nil {
 			return mapErr("put "+quote(e.Path), err)
 		}
@@ -87,8 +92,9 @@ func (t *sqliteTx) PutEntry(ctx context.Context, e Entry) error {
 		return fmt.Errorf("%w: cannot replace file %q by a directory", ErrExist, e.Path)
 	}
 	_, err = t.exec(ctx, `UPDATE entries SET kind = ?, mode = ?, mtime = ?, size = ?, object = ?,
-		content_hash = ?, dtype = ?, shape = ?, fortran = ?, header = ? WHERE path = ?`,
-		e.Kind, e.Mode, unixNanos(e.MTime), e.Size, object, hash, dtype, shape, e.Fortran, header, e.Path)
+		content_hash = ?, dtype = ?, shape = ?, fortran = ?, header = ?,
+		uid = coalesce(?, uid), gid = coalesce(?, gid) WHERE path = ?`,
+		e.Kind, e.Mode, unixNanos(e.MTime), e.Size, object, hash, dtype, shape, e.Fortran, header, uid, gid, e.Path)
 	return mapErr("replace "+quote(e.Path), err)
 }
 

@@ -3,6 +3,7 @@ package fusefs
 import (
 	"context"
 	"os"
+	"time"
 
 	"deltafs/store"
 )
@@ -14,11 +15,13 @@ type Backend interface {
 	ReadDir(ctx context.Context, dir string) ([]store.FileInfo, error)
 	Open(ctx context.Context, path string) (*store.File, error)
 	Ingest(ctx context.Context, path string, src *os.File, opts store.IngestOptions) (store.FileInfo, error)
-	Mkdir(ctx context.Context, path string) error
+	MkdirWith(ctx context.Context, path string, opts store.MkdirOptions) error
 	Remove(ctx context.Context, path string) error
 	Rename(ctx context.Context, oldPath, newPath string) error
 	SetBase(ctx context.Context, model, base string) error
 	Chmod(ctx context.Context, path string, mode uint32) error
+	Chown(ctx context.Context, path string, o store.Owner) error
+	Chtimes(ctx context.Context, path string, mtime time.Time) error
 	StagingDir() string
 	RuntimeStats() store.RuntimeStats
 }

@@ -221,9 +221,13 @@ func (n *fileNode) ingest(ctx context.Context, path string, st *stagingFile) (st
 		return store.FileInfo{}, fmt.Errorf("rewind staging file: %w", err)
 	}
 	n.mu.Lock()
-	mode := n.mode // 0: the store keeps the replaced file's mode, or gives 0644
+	// Mode 0: the store keeps the replaced file's mode, or gives 0644; a
+	// replaced file keeps its owner too.
+	mode := n.mode
+	owner := store.Owner{UID: n.info.UID, GID: n.info.GID}
 	n.mu.Unlock()
-	opts := store.IngestOptions{Strategy: n.fsys.opts.Strategy, AllowLossy: n.fsys.opts.AllowLossy, Mode: mode}
+	opts := store.IngestOptions{Strategy: n.fsys.opts.Strategy, AllowLossy: n.fsys.opts.AllowLossy, Mode: mode,
+		Owner: &owner, MTime: st.commitMTime()}
 	// No change of the file while the store reads it: the hash computed as
 	// it was written is then the hash of what the store reads, and the
 	// store may map the file instead of copying it (Stable).

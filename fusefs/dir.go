@@ -88,6 +88,13 @@ func (n *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	return n.fsys.newChild(ctx, &n.Inode, fi, out), 0
 }
 
+// lastInfo is the last known description of the directory.
+func (n *dirNode) lastInfo() store.FileInfo {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.info
+}
+
 // Getattr describes the directory from the catalog.
 func (n *dirNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	path, ok := n.path()
@@ -115,19 +122,20 @@ func (n *dirNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrO
 	return 0
 }
 
-// Setattr stores a directory's new mode (the root's is fixed) and accepts
-// owner and time changes without storing them.
+// Setattr stores a directory's new mode, owner and modification time (the
+// kernel has checked that the caller may change them). The root's are
+// fixed: changes are accepted and not stored.
 func (n *dirNode) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	if n.fsys.opts.ReadOnly {
 		return syscall.EROFS
 	}
-	if mode, ok := in.GetMode(); ok && !n.IsRoot() {
+	if !n.IsRoot() {
 		path, ok := n.path()
 		if !ok {
 			return syscall.ENOENT
 		}
-		if err := n.fsys.backend.Chmod(detach(ctx), path, mode&07777); err != nil {
-			return n.fsys.errno("chmod", path, err)
+		if errno := n.fsys.setStoredAttr(ctx, path, in); errno != 0 {
+			return errno
 		}
 	}
 	return n.Getattr(ctx, fh, out)

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -150,13 +151,18 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 }
 
 // Setattr truncates (through a staging file, committed at once unless the
-// file is open for writing) and changes the mode: stored at once for a
-// committed file, with the first commit for a pending one. Owner and times
-// are accepted and not stored.
+// file is open for writing) and changes the mode, the owner and the
+// modification time (the kernel has checked that the caller may): stored at
+// once for a committed file, with the first commit for a pending one (and,
+// for the time, with the commit of unsaved writes). The access time is not
+// kept.
 func (n *fileNode) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	size, setSize := in.GetSize()
 	mode, setMode := in.GetMode()
-	if (setSize || setMode) && n.fsys.opts.ReadOnly {
+	uid, setUID := in.GetUID()
+	gid, setGID := in.GetGID()
+	mtime, setMTime := in.GetMTime()
+	if (setSize || setMode || setUID || setGID || setMTime) && n.fsys.opts.ReadOnly {
 		return syscall.EROFS
 	}
 	if setSize {
@@ -169,7 +175,74 @@ func (n *fileNode) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAt
 			return errno
 		}
 	}
+	if setUID || setGID {
+		if errno := n.chown(ctx, uid, setUID, gid, setGID); errno != 0 {
+			return errno
+		}
+	}
+	if setMTime {
+		if errno := n.setMTime(ctx, mtime); errno != 0 {
+			return errno
+		}
+	}
 	return n.Getattr(ctx, fh, out)
+}
+
+// chown sets the node's owner (uid, gid or both): in the catalog when the
+// file is committed, and for its first commit when it is pending.
+func (n *fileNode) chown(ctx context.Context, uid uint32, setUID bool, gid uint32, setGID bool) syscall.Errno {
+	n.commitMu.Lock() // a commit in flight must not undo the change
+	defer n.commitMu.Unlock()
+	n.mu.Lock()
+	if setUID {
+		n.info.UID = uid
+	}
+	if setGID {
+		n.info.GID = gid
+	}
+	o := store.Owner{UID: n.info.UID, GID: n.info.GID}
+	committed := n.committed && !n.unlinked
+	n.mu.Unlock()
+	if !committed {
+		return 0
+	}
+	path, ok := nodePath(&n.Inode)
+	if !ok {
+		return 0
+	}
+	if err := n.fsys.backend.Chown(detach(ctx), path, o); err != nil {
+		return n.fsys.errno("chown", path, err)
+	}
+	return 0
+}
+
+// setMTime sets the node's modification time: in the catalog when the file
+// is committed with nothing unsaved, else with the commit that follows.
+func (n *fileNode) setMTime(ctx context.Context, t time.Time) syscall.Errno {
+	n.commitMu.Lock()
+	defer n.commitMu.Unlock()
+	n.mu.Lock()
+	st := n.stage
+	unsaved := st != nil && (st.dirty || !n.committed)
+	committed := n.committed && !n.unlinked
+	n.mu.Unlock()
+	if st != nil {
+		st.setMTime(t)
+	}
+	if unsaved || !committed {
+		return 0
+	}
+	path, ok := nodePath(&n.Inode)
+	if !ok {
+		return 0
+	}
+	if err := n.fsys.backend.Chtimes(detach(ctx), path, t); err != nil {
+		return n.fsys.errno("utimens", path, err)
+	}
+	n.mu.Lock()
+	n.info.MTime = t
+	n.mu.Unlock()
+	return 0
 }
 
 // chmod sets the node's permission bits: in the catalog when the file is

@@ -3,6 +3,7 @@ package fusefs
 import (
 	"context"
 	"log/slog"
+	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -79,7 +80,34 @@ func fillAttr(fi store.FileInfo, a *fuse.Attr) {
 		a.Blocks = uint64(max(fi.StoredSize, 0)+511) / 512
 	}
 	a.Blksize = maxWrite
+	a.Owner = fuse.Owner{Uid: fi.UID, Gid: fi.GID}
 	setTimes(a, fi.MTime)
+}
+
+// newOwner is the owner of an entry created by the request in ctx in a
+// directory described by parent: the caller, with the directory's group
+// when the directory is set-group-ID (as on a local filesystem). It also
+// reports whether a new directory inherits the set-group-ID bit.
+func newOwner(ctx context.Context, parent store.FileInfo) (store.Owner, bool) {
+	o := store.Owner{UID: uint32(os.Geteuid()), GID: uint32(os.Getegid())}
+	if c, ok := fuse.FromContext(ctx); ok {
+		o = store.Owner{UID: c.Uid, GID: c.Gid}
+	}
+	sgid := parent.Mode&syscall.S_ISGID != 0 && parent.Inode != 0
+	if sgid {
+		o.GID = parent.GID
+	}
+	return o, sgid
+}
+
+// callerIsOwner reports whether the request in ctx comes from root or from
+// the owner of fi.
+func callerIsOwner(ctx context.Context, fi store.FileInfo) bool {
+	c, ok := fuse.FromContext(ctx)
+	if !ok {
+		return true // not a kernel request: the mounting process itself
+	}
+	return c.Uid == 0 || c.Uid == fi.UID
 }
 
 // setTimes sets mtime, ctime and atime to t.
@@ -134,4 +162,38 @@ func childOps[T fs.InodeEmbedder](dir *fs.Inode, name string) (T, bool) {
 	}
 	ops, ok := child.Operations().(T)
 	return ops, ok
+}
+
+// setStoredAttr stores the mode, owner and modification time that in
+// changes for the committed entry at path.
+func (f *fsys) setStoredAttr(ctx context.Context, path string, in *fuse.SetAttrIn) syscall.Errno {
+	if mode, ok := in.GetMode(); ok {
+		if err := f.backend.Chmod(detach(ctx), path, mode&07777); err != nil {
+			return f.errno("chmod", path, err)
+		}
+	}
+	uid, setUID := in.GetUID()
+	gid, setGID := in.GetGID()
+	if setUID || setGID {
+		fi, err := f.backend.Stat(detach(ctx), path)
+		if err != nil {
+			return f.errno("chown", path, err)
+		}
+		o := store.Owner{UID: fi.UID, GID: fi.GID}
+		if setUID {
+			o.UID = uid
+		}
+		if setGID {
+			o.GID = gid
+		}
+		if err := f.backend.Chown(detach(ctx), path, o); err != nil {
+			return f.errno("chown", path, err)
+		}
+	}
+	if mtime, ok := in.GetMTime(); ok {
+		if err := f.backend.Chtimes(detach(ctx), path, mtime); err != nil {
+			return f.errno("utimens", path, err)
+		}
+	}
+	return 0
 }

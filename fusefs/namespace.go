@@ -27,10 +27,14 @@ func (n *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 		return nil, syscall.EEXIST
 	}
 	path := joinPath(dir, name)
-	if err := n.fsys.backend.Mkdir(detach(ctx), path); err != nil {
+	owner, sgid := newOwner(ctx, n.lastInfo())
+	if mode &= 07777; sgid {
+		mode |= syscall.S_ISGID
+	}
+	if err := n.fsys.backend.MkdirWith(detach(ctx), path, store.MkdirOptions{Mode: mode, Owner: &owner}); err != nil {
 		return nil, n.fsys.errno("mkdir", path, err)
 	}
-	if mode &= 07777; mode != defaultDirMode {
+	if mode == 0 { // MkdirWith reads 0 as the default mode
 		if err := n.fsys.backend.Chmod(detach(ctx), path, mode); err != nil {
 			return nil, n.fsys.errno("mkdir", path, err)
 		}
@@ -57,6 +61,9 @@ func (n *dirNode) Create(ctx context.Context, name string, flags, mode uint32, o
 	}
 	path := joinPath(dir, name)
 	node := &fileNode{fsys: n.fsys, mode: mode & 07777}
+	// A pending file's owner is kept in info until its first commit.
+	owner, _ := newOwner(ctx, n.lastInfo())
+	node.info.UID, node.info.GID = owner.UID, owner.GID
 	attr := fs.StableAttr{Mode: syscall.S_IFREG}
 	if pending := n.pendingChild(name); pending != nil {
 		if flags&syscall.O_EXCL != 0 {

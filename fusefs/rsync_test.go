@@ -4,7 +4,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"deltafs/store"
 )
@@ -64,5 +66,68 @@ func TestRsyncIntoMountIsDeltaEncoded(t *testing.T) {
 			t.Errorf("%s: stored %d bytes, standalone base %d: not delta-encoded", rel, fi.StoredSize, bi.StoredSize)
 		}
 		t.Logf("%s: %d logical, %d stored (base standalone %d)", rel, fi.Size, fi.StoredSize, bi.StoredSize)
+	}
+}
+
+// TestRsyncTwiceTransfersNothing: rsync -a keeps the sources' times in the
+// mount, so a second rsync -a of the unchanged tree finds nothing to do.
+func TestRsyncTwiceTransfersNothing(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "models")
+	python(t, sparseTuneScript, src)
+	if err := os.WriteFile(filepath.Join(src, "ft", "config.json"), []byte(`{"a": 1}`), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := newStore(t, store.Options{})
+	m := mountStore(t, s, MountOptions{})
+	dst := filepath.Join(m.Dir(), "ft")
+	first := run(t, "rsync", "-a", "--itemize-changes", filepath.Join(src, "ft")+"/", dst+"/")
+	if !strings.Contains(first, ">f+++++++++ layers/0/wq.npy") {
+		t.Fatalf("first rsync did not send the files:\n%s", first)
+	}
+	sameFiles(t, filepath.Join(src, "ft"), dst)
+	if second := run(t, "rsync", "-a", "--itemize-changes", filepath.Join(src, "ft")+"/", dst+"/"); second != "" {
+		t.Errorf("second rsync -a of an unchanged tree changed:\n%s", second)
+	}
+	stats := run(t, "rsync", "-a", "--stats", filepath.Join(src, "ft")+"/", dst+"/")
+	if !strings.Contains(stats, "Number of regular files transferred: 0") {
+		t.Errorf("third rsync -a transferred files:\n%s", stats)
+	}
+}
+
+// TestTimesInMount: touch -d on a file and a directory, and cp -p (times
+// set on the open file before close), are kept in the catalog and seen by
+// stat.
+func TestTimesInMount(t *testing.T) {
+	s, _ := newStore(t, store.Options{})
+	m := mountStore(t, s, MountOptions{})
+	ctx := context.Background()
+	dir := filepath.Join(m.Dir(), "m")
+	mustOK(t, os.Mkdir(dir, 0o755))
+	mustOK(t, os.WriteFile(filepath.Join(dir, "a.txt"), []byte("a"), 0o644))
+	local := filepath.Join(t.TempDir(), "b.txt")
+	mustOK(t, os.WriteFile(local, []byte("b"), 0o644))
+	old := time.Date(2001, 2, 3, 4, 5, 6, 700000000, time.UTC)
+	mustOK(t, os.Chtimes(local, old, old))
+	run(t, "cp", "-p", local, filepath.Join(dir, "b.txt"))
+	for _, tc := range []struct {
+		path string
+		when string
+		want time.Time
+	}{
+		{"m/a.txt", "2020-05-06 07:08:09.5 UTC", time.Date(2020, 5, 6, 7, 8, 9, 500000000, time.UTC)},
+		{"m", "2019-01-01 00:00:00 UTC", time.Date(2019, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{"m/b.txt", "", old},
+	} {
+		p := filepath.Join(m.Dir(), tc.path)
+		if tc.when != "" {
+			run(t, "touch", "-m", "-d", tc.when, p)
+		}
+		st, err := os.Stat(p)
+		mustOK(t, err)
+		fi, err := s.Stat(ctx, tc.path)
+		mustOK(t, err)
+		if !st.ModTime().Equal(tc.want) || !fi.MTime.Equal(tc.want) {
+			t.Errorf("%s: stat mtime %v, catalog %v, want %v", tc.path, st.ModTime(), fi.MTime, tc.want)
+		}
 	}
 }

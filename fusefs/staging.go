@@ -19,6 +19,9 @@ type stagingFile struct {
 	mu    sync.Mutex
 	dirty bool      // guarded by the node's mu
 	mtime time.Time // guarded by mu
+	// mtimeSet: mtime was set (utimens) after the last change, and the
+	// commit keeps it; guarded by mu.
+	mtimeSet bool
 
 	// failed is the error of a write that failed (guarded by mu): the
 	// file no longer holds what was written, so it is never committed.
@@ -44,10 +47,36 @@ func newStagingFile(dir string) (*stagingFile, error) {
 	return &stagingFile{f: f, mtime: time.Now(), hash: newSeqHasher(f)}, nil
 }
 
+// touch records a change of the content now.
 func (s *stagingFile) touch() {
 	s.mu.Lock()
-	s.mtime = time.Now()
+	s.mtime, s.mtimeSet = time.Now(), false
 	s.mu.Unlock()
+}
+
+// setMTime sets the modification time the file is committed with.
+func (s *stagingFile) setMTime(t time.Time) {
+	s.mu.Lock()
+	s.mtime, s.mtimeSet = t, true
+	s.mu.Unlock()
+}
+
+// commitMTime is the modification time to commit with: the one set since
+// the last change, else zero (the time of the commit).
+func (s *stagingFile) commitMTime() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mtimeSet {
+		return s.mtime
+	}
+	return time.Time{}
+}
+
+// modTime is the time of the last change (or the one set since).
+func (s *stagingFile) modTime() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mtime
 }
 
 // writeAt writes data at off, keeping the content hash in step. A failed
@@ -130,9 +159,7 @@ func (s *stagingFile) fillAttr(info store.FileInfo, mode uint32, a *fuse.Attr, o
 	if mode == 0 {
 		mode = 0644
 	}
-	s.mu.Lock()
-	mtime := s.mtime
-	s.mu.Unlock()
+	mtime := s.modTime()
 	info.Kind = 0
 	info.Mode = mode
 	info.Size = st.Size()

@@ -176,8 +176,22 @@ func (n *dirNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.E
 	return listXattrs(attrs, dest)
 }
 
+// requireOwner refuses (EPERM) a request from anyone but root and the
+// owner of model: a model's base is changed by those who may chown it.
+func (n *dirNode) requireOwner(ctx context.Context, model string) syscall.Errno {
+	fi, err := n.fsys.backend.Stat(detach(ctx), model)
+	if err != nil {
+		return n.fsys.errno("setxattr", model, err)
+	}
+	if !callerIsOwner(ctx, fi) {
+		return syscall.EPERM
+	}
+	return 0
+}
+
 // Setxattr sets the base model of a model directory:
-// setfattr -n user.deltafs.base -v BASE MODEL.
+// setfattr -n user.deltafs.base -v BASE MODEL (root and the model's owner
+// only).
 func (n *dirNode) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
 	if n.fsys.opts.ReadOnly {
 		return syscall.EROFS
@@ -185,6 +199,9 @@ func (n *dirNode) Setxattr(ctx context.Context, attr string, data []byte, flags 
 	model, ok := n.model()
 	if attr != xattrBase || !ok {
 		return syscall.ENOTSUP
+	}
+	if errno := n.requireOwner(ctx, model); errno != 0 {
+		return errno
 	}
 	base := strings.TrimRight(string(data), "\x00\n")
 	if err := n.fsys.backend.SetBase(detach(ctx), model, base); err != nil {
@@ -201,6 +218,9 @@ func (n *dirNode) Removexattr(ctx context.Context, attr string) syscall.Errno {
 	model, ok := n.model()
 	if attr != xattrBase || !ok {
 		return syscall.ENOTSUP
+	}
+	if errno := n.requireOwner(ctx, model); errno != 0 {
+		return errno
 	}
 	if err := n.fsys.backend.SetBase(detach(ctx), model, ""); err != nil {
 		return n.fsys.errno("removexattr", model, err)

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
+	"time"
 
 	"deltafs/catalog"
 	"deltafs/delta"
@@ -46,6 +48,8 @@ type importItem struct {
 	dir   bool
 	size  int64
 	mode  uint32                           // permission bits to give the file (0: the store's default)
+	owner *Owner                           // the source's owner (nil: unknown)
+	mtime time.Time                        // the source's modification time (zero: unknown)
 	open  func() (*os.File, func(), error) // opens the file to ingest and its cleanup
 	label string                           // where it came from, for messages
 }
@@ -53,8 +57,10 @@ type importItem struct {
 // Import imports src (a directory of files, recursively, or an .npz) as the
 // new model named model. A model of that name must not exist (ErrExist).
 // Files of a directory keep their permission bits (setuid, setgid and
-// sticky included; a file with none gets 0644, as do .npz members). An
-// import that fails removes the partly imported model again.
+// sticky included; a file with none gets 0644, as do .npz members) and
+// modification times (.npz members their zip times). Files and directories
+// belong to the importing user; when that is root, to the source's owner.
+// An import that fails removes the partly imported model again.
 func (s *Store) Import(ctx context.Context, src, model string, opts ImportOptions) (ImportResult, error) {
 	m, err := cleanPath(model)
 	if err == nil && !isTopLevel(m) {
@@ -87,6 +93,12 @@ func (s *Store) Import(ctx context.Context, src, model string, opts ImportOption
 	if err := checkSafetensorsInput(items); err != nil {
 		return ImportResult{}, fmt.Errorf("import %s: %w", src, err)
 	}
+	var dirOpts MkdirOptions
+	if st, err := os.Stat(src); err == nil {
+		owner, mtime := sourceAttr(st)
+		dirOpts = MkdirOptions{Owner: s.importOwner(owner), MTime: mtime}
+	}
+	modelDir := s.dirEntry(m, dirOpts)
 
 	err = s.update(ctx, func(tx catalog.Tx) error {
 		if _, err := tx.Model(ctx, m); err == nil {
@@ -99,7 +111,7 @@ func (s *Store) Import(ctx context.Context, src, model string, opts ImportOption
 				return err
 			}
 		}
-		if err := mkdirTx(ctx, tx, m, base); errors.Is(err, ErrExist) {
+		if err := mkdirTx(ctx, tx, modelDir, base); errors.Is(err, ErrExist) {
 			return fmt.Errorf("%q: %w", m, ErrExist)
 		} else if err != nil {
 			return err
@@ -152,7 +164,12 @@ func (s *Store) importItems(ctx context.Context, m, base string, items []importI
 			files = append(files, it)
 			continue
 		}
-		if err := s.mkdirAll(ctx, joinPath(m, it.rel)); err != nil {
+		p := joinPath(m, it.rel)
+		if err := s.mkdirAll(ctx, parentOf(p)); err != nil {
+			return res, fmt.Errorf("import %s: %w", it.label, err)
+		}
+		err := s.MkdirWith(ctx, p, MkdirOptions{Owner: s.importOwner(it.owner), MTime: it.mtime})
+		if err != nil && !errors.Is(err, ErrExist) {
 			return res, fmt.Errorf("import %s: %w", it.label, err)
 		}
 	}
@@ -173,7 +190,7 @@ func (s *Store) importItems(ctx context.Context, m, base string, items []importI
 			return fmt.Errorf("import %s: %w", it.label, err)
 		}
 		fopts := iopts
-		fopts.Mode = it.mode
+		fopts.Mode, fopts.Owner, fopts.MTime = it.mode, s.importOwner(it.owner), it.mtime
 		r, err := s.ingest(ctx, p, f, fopts, idx)
 		cleanup()
 		if err != nil {
@@ -268,6 +285,10 @@ func (s *Store) planImport(src string) ([]importItem, func(), error) {
 		zr.Close()
 		return nil, nil, err
 	}
+	owner, _ := sourceAttr(st)
+	for i := range items {
+		items[i].owner = owner
+	}
 	return items, func() { zr.Close() }, nil
 }
 
@@ -291,7 +312,11 @@ func planDir(root string) ([]importItem, error) {
 			return fmt.Errorf("%s: %w", path, err)
 		}
 		if d.IsDir() {
-			items = append(items, importItem{rel: rel, dir: true, label: path})
+			it := importItem{rel: rel, dir: true, label: path}
+			if st, err := d.Info(); err == nil {
+				it.owner, it.mtime = sourceAttr(st)
+			}
+			items = append(items, it)
 			return nil
 		}
 		st, err := os.Stat(path) // follows a symbolic link
@@ -309,7 +334,8 @@ func planDir(root string) ([]importItem, error) {
 
 // fileItem is the import item of the file at path, to be stored at rel.
 func fileItem(path, rel string, st fs.FileInfo) importItem {
-	return importItem{rel: rel, size: st.Size(), mode: unixPerm(st.Mode()), label: path, open: func() (*os.File, func(), error) {
+	owner, mtime := sourceAttr(st)
+	return importItem{rel: rel, size: st.Size(), mode: unixPerm(st.Mode()), owner: owner, mtime: mtime, label: path, open: func() (*os.File, func(), error) {
 		f, err := os.Open(path)
 		if err != nil {
 			return nil, nil, err
@@ -358,7 +384,7 @@ func (s *Store) planNPZ(zr *zip.Reader) ([]importItem, error) {
 			items = append(items, importItem{rel: rel, dir: true, label: name})
 			continue
 		}
-		items = append(items, importItem{rel: rel, size: int64(zf.UncompressedSize64), label: "npz member " + name,
+		items = append(items, importItem{rel: rel, size: int64(zf.UncompressedSize64), mtime: zf.Modified, label: "npz member " + name,
 			open: func() (*os.File, func(), error) { return s.extractMember(zf) }})
 	}
 	return items, nil
@@ -385,4 +411,24 @@ func (s *Store) extractMember(zf *zip.File) (*os.File, func(), error) {
 		return nil, nil, err
 	}
 	return tmp, cleanup, nil
+}
+
+// sourceAttr is the owner (nil when the system does not say) and the
+// modification time of an imported file or directory.
+func sourceAttr(st fs.FileInfo) (*Owner, time.Time) {
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil, st.ModTime()
+	}
+	return &Owner{UID: sys.Uid, GID: sys.Gid}, st.ModTime()
+}
+
+// importOwner is who owns an imported entry whose source belongs to src:
+// the importing user, or, when that is root, the source's owner (as cp -p
+// and tar do). nil means the importing user.
+func (s *Store) importOwner(src *Owner) *Owner {
+	if s.self.UID == 0 && src != nil {
+		return src
+	}
+	return nil
 }

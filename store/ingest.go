@@ -25,6 +25,11 @@ type IngestOptions struct {
 	// Mode is the file's permission bits (07777 at most). 0 keeps the mode
 	// of the file being replaced, or gives a new file 0644.
 	Mode uint32
+	// Owner owns a new file (nil: the user running this process); a file
+	// replaced keeps its owner, as one written over in place does.
+	Owner *Owner
+	// MTime is the file's modification time (zero: now).
+	MTime time.Time
 	// Content, if set, is the hash of the file's content that a
 	// ContentHasher computed while every byte of it, in order, was written:
 	// Ingest uses it instead of hashing the content again when it covers the
@@ -168,7 +173,10 @@ func (s *Store) ingestLocked(ctx context.Context, p string, src *os.File, opts I
 		enc   *encoded
 		refm  *refMatch // the reference the new object decodes against
 	)
-	entry = catalog.Entry{Path: p, Mode: opts.Mode, MTime: time.Now(), Size: int64(len(data))}
+	entry = catalog.Entry{Path: p, Mode: opts.Mode, MTime: opts.MTime, Size: int64(len(data)), Owner: opts.Owner}
+	if entry.MTime.IsZero() {
+		entry.MTime = time.Now()
+	}
 	if pf.tensor != nil {
 		entry.Kind = catalog.KindTensor
 		entry.DType = pf.header.DType.Descr()
@@ -419,7 +427,8 @@ func objectRecord(enc *encoded, kind catalog.Kind, ref *refMatch) catalog.Object
 // commit records the object (when new) and the entry in one transaction,
 // replacing any file at the entry's path (and its parts), and returns the
 // stored entry. With keepMode the entry takes the mode of the file it
-// replaces (0644 for a new file).
+// replaces (0644 for a new file). A replaced file keeps its owner; a new
+// one without an owner belongs to this process's user.
 // pending, when not 0, is a pending record forgotten in the transaction.
 // The objects it records or uses must still exist inside the transaction
 // (a sweep of another process may have deleted them): else errObjectGone.
@@ -448,6 +457,11 @@ func (s *Store) commitEntry(ctx context.Context, e catalog.Entry, c commitSet) (
 	if c.keepMode {
 		e.Mode = fileMode
 	}
+	owner := e.Owner
+	if owner == nil {
+		self := s.self
+		owner = &self
+	}
 	var out catalog.Entry
 	err := s.update(ctx, func(tx catalog.Tx) error {
 		if old, err := tx.Get(ctx, e.Path); err == nil {
@@ -457,8 +471,11 @@ func (s *Store) commitEntry(ctx context.Context, e catalog.Entry, c commitSet) (
 			if c.keepMode {
 				e.Mode = old.Mode
 			}
+			e.Owner = nil // PutEntry keeps the old one
 		} else if !errors.Is(err, catalog.ErrNotFound) {
 			return err
+		} else {
+			e.Owner = owner
 		}
 		for _, rec := range c.newObjects {
 			if err := s.recordObject(ctx, tx, rec); err != nil {

@@ -9,12 +9,27 @@ import (
 	"deltafs/catalog"
 )
 
+// MkdirOptions are the attributes of a new directory.
+type MkdirOptions struct {
+	Mode  uint32    // permission bits; 0 gives 0755
+	Owner *Owner    // nil: the user running this process
+	MTime time.Time // zero: now
+}
+
 // Mkdir creates a directory (a top-level one is a model, given the store's
-// DefaultBase as its base).
+// DefaultBase as its base), owned by the user running this process.
 func (s *Store) Mkdir(ctx context.Context, path string) error {
+	return s.MkdirWith(ctx, path, MkdirOptions{})
+}
+
+// MkdirWith is Mkdir with the new directory's attributes.
+func (s *Store) MkdirWith(ctx context.Context, path string, opts MkdirOptions) error {
 	p, err := cleanPath(path)
 	if err == nil && p == "" {
 		err = ErrExist
+	}
+	if err == nil && opts.Mode&^permBits != 0 {
+		err = ErrInvalidMode
 	}
 	if err != nil {
 		return &PathError{Op: "mkdir", Path: path, Err: err}
@@ -27,7 +42,7 @@ func (s *Store) Mkdir(ctx context.Context, path string) error {
 		base = ""
 	}
 	err = s.update(ctx, func(tx catalog.Tx) error {
-		return mkdirTx(ctx, tx, p, base)
+		return mkdirTx(ctx, tx, s.dirEntry(p, opts), base)
 	})
 	if err != nil {
 		return &PathError{Op: "mkdir", Path: p, Err: err}
@@ -35,15 +50,32 @@ func (s *Store) Mkdir(ctx context.Context, path string) error {
 	return nil
 }
 
-// mkdirTx creates directory p in tx; a top-level one becomes a model with
-// the given base.
-func mkdirTx(ctx context.Context, tx catalog.Tx, p, base string) error {
+// dirEntry is the catalog entry of a new directory p with opts.
+func (s *Store) dirEntry(p string, opts MkdirOptions) catalog.Entry {
+	e := catalog.Entry{Path: p, Kind: catalog.KindDir, Mode: opts.Mode, MTime: opts.MTime, Owner: opts.Owner}
+	if e.Mode == 0 {
+		e.Mode = dirMode
+	}
+	if e.MTime.IsZero() {
+		e.MTime = time.Now()
+	}
+	if e.Owner == nil {
+		self := s.self
+		e.Owner = &self
+	}
+	return e
+}
+
+// mkdirTx creates directory entry e in tx; a top-level one becomes a model
+// with the given base.
+func mkdirTx(ctx context.Context, tx catalog.Tx, e catalog.Entry, base string) error {
+	p := e.Path
 	if _, err := tx.Get(ctx, p); err == nil {
 		return ErrExist
 	} else if !errors.Is(err, catalog.ErrNotFound) {
 		return err
 	}
-	if err := tx.PutEntry(ctx, catalog.Entry{Path: p, Kind: catalog.KindDir, Mode: dirMode, MTime: time.Now()}); err != nil {
+	if err := tx.PutEntry(ctx, e); err != nil {
 		return err
 	}
 	if isTopLevel(p) && base != "" {

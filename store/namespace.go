@@ -18,6 +18,7 @@ type FileInfo struct {
 	Kind        catalog.Kind
 	Inode       uint64
 	Mode        uint32
+	UID, GID    uint32 // owner
 	MTime       time.Time
 	Size        int64  // logical bytes
 	StoredSize  int64  // bytes of the object file(s) this entry owns
@@ -121,6 +122,8 @@ func (s *Store) fileInfo(ctx context.Context, e catalog.Entry) (FileInfo, error)
 		Model:       model,
 		Object:      e.Object,
 	}
+	o := s.ownerOf(e)
+	fi.UID, fi.GID = o.UID, o.GID
 	// Mode 0 is a real mode (chmod 000): every entry gets its mode when
 	// created (fileMode, dirMode or the one asked for).
 	if e.Kind == catalog.KindDir {

@@ -151,7 +151,7 @@ func TestKilledImportUndone(t *testing.T) {
 	ingestBytes(t, s, "keep.bin", randomBytes(1, 5000))
 	before := objectFiles(t, s)
 	err := s.update(ctx, func(tx catalog.Tx) error {
-		if err := mkdirTx(ctx, tx, "m", ""); err != nil {
+		if err := mkdirTx(ctx, tx, s.dirEntry("m", MkdirOptions{}), ""); err != nil {
 			return err
 		}
 		return tx.AddImport(ctx, catalog.Import{Model: "m", Session: s.session.name})

@@ -89,6 +89,7 @@ type Store struct {
 	// prefetchSem bounds background read-aheads (nil: none).
 	prefetchSem chan struct{}
 	staging     string
+	self        Owner // this process's user and group: see processOwner
 	closeMu     sync.Once
 	closeErr    error
 
@@ -148,6 +149,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		staging:      filepath.Join(dir, stagingDirName),
 		stagingGrace: time.Minute,
 		backlog:      make(map[int64]int64),
+		self:         processOwner(),
 	}
 	lock, err := lockShared(filepath.Join(dir, markerName))
 	if err != nil {
