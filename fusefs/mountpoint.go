@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -18,50 +19,83 @@ import (
 // the mount point: mounting over it would hide it.
 var ErrMountPointBusy = errors.New("a live filesystem is already mounted there")
 
+// probeTimeout bounds the look at a mount point: a filesystem mounted
+// there whose daemon is stopped or hung would block it for ever.
+var probeTimeout = 10 * time.Second
+
 // prepareMountPoint makes dir ready to take the mount: a stale mount left
 // by a crashed daemon is cleared (one log line says so), a live mount is
-// refused with ErrMountPointBusy, a missing directory or a non-directory is
-// an error wrapping fs.ErrNotExist or syscall.ENOTDIR, and a directory that
-// holds files is mounted over with a warning (they are hidden until the
-// unmount).
+// refused with ErrMountPointBusy (so is one that does not answer), a
+// missing directory or a non-directory is an error wrapping fs.ErrNotExist
+// or syscall.ENOTDIR, and a directory that holds files is mounted over
+// with a warning (they are hidden until the unmount).
 func prepareMountPoint(dir string, log *slog.Logger) error {
-	cleared, err := clearStaleMount(dir)
+	st, err := inspectMountPoint(dir)
+	if err == nil && st.stale {
+		if err := lazyUnmount(dir); err != nil {
+			return fmt.Errorf("fusefs: clear stale mount at %s: %w", dir, err)
+		}
+		log.Warn("cleared a stale mount left by a crashed deltafs", "dir", dir)
+		st, err = inspectMountPoint(dir)
+	}
 	if err != nil {
 		return err
 	}
-	if cleared {
-		log.Warn("cleared a stale mount left by a crashed deltafs", "dir", dir)
-	}
-	st, err := os.Stat(dir)
-	if err != nil {
-		return fmt.Errorf("fusefs: mount point: %w", err)
-	}
-	if !st.IsDir() {
-		return fmt.Errorf("fusefs: mount point %s: %w", dir, syscall.ENOTDIR)
-	}
-	live, err := isMountRoot(dir)
-	if err != nil {
-		return fmt.Errorf("fusefs: mount point %s: %w", dir, err)
-	}
-	if live {
-		return fmt.Errorf("fusefs: mount point %s: %w", dir, ErrMountPointBusy)
-	}
-	if !isEmptyDir(dir) {
+	if !st.empty {
 		log.Warn("the mount point is not empty: its files are hidden while the store is mounted", "dir", dir)
 	}
 	return nil
 }
 
-// clearStaleMount detaches a dead FUSE mount left at dir by a crashed
-// daemon and reports whether there was one.
-func clearStaleMount(dir string) (bool, error) {
-	if !isStaleMount(dir) {
-		return false, nil
+// mountPointState is what inspectMountPoint found at a directory.
+type mountPointState struct {
+	stale bool // a FUSE mount whose daemon is gone
+	empty bool // a directory without entries
+}
+
+// inspectMountPoint looks at dir within probeTimeout: a stale mount, or a
+// directory (empty or not) without a live mount; else an error.
+func inspectMountPoint(dir string) (mountPointState, error) {
+	type result struct {
+		st  mountPointState
+		err error
 	}
-	if err := lazyUnmount(dir); err != nil {
-		return false, fmt.Errorf("fusefs: clear stale mount at %s: %w", dir, err)
+	done := make(chan result, 1)
+	go func() {
+		st, err := inspectNow(dir)
+		done <- result{st, err}
+	}()
+	select {
+	case r := <-done:
+		return r.st, r.err
+	case <-time.After(probeTimeout):
+		// The goroutine stays blocked until the filesystem answers or is
+		// unmounted; the mount is refused meanwhile.
+		return mountPointState{}, fmt.Errorf("fusefs: mount point %s: %w (it does not answer within %v)",
+			dir, ErrMountPointBusy, probeTimeout)
 	}
-	return true, nil
+}
+
+// inspectNow does the work of inspectMountPoint.
+func inspectNow(dir string) (mountPointState, error) {
+	if isStaleMount(dir) {
+		return mountPointState{stale: true}, nil
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return mountPointState{}, fmt.Errorf("fusefs: mount point: %w", err)
+	}
+	if !fi.IsDir() {
+		return mountPointState{}, fmt.Errorf("fusefs: mount point %s: %w", dir, syscall.ENOTDIR)
+	}
+	live, err := isMountRoot(dir)
+	if err != nil {
+		return mountPointState{}, fmt.Errorf("fusefs: mount point %s: %w", dir, err)
+	}
+	if live {
+		return mountPointState{}, fmt.Errorf("fusefs: mount point %s: %w", dir, ErrMountPointBusy)
+	}
+	return mountPointState{empty: isEmptyDir(dir)}, nil
 }
 
 // isStaleMount reports whether dir is a FUSE mount whose daemon is gone:
