@@ -55,6 +55,7 @@ func newApp(env *cliEnv) *cli.App {
 			statsCommand(env),
 			mountCommand(env),
 			configCommand(env),
+			analyzeCommand(env),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {

@@ -83,3 +83,70 @@ func le32(vals ...float32) []byte {
 	}
 	return out
 }
+
+// float64ToHalf rounds f to the nearest binary16 (ties to even). NaN stays
+// NaN; out-of-range values become infinities.
+func float64ToHalf(f float64) uint16 {
+	b := math.Float64bits(f)
+	sign := uint16(b>>48) & 0x8000
+	if math.IsNaN(f) {
+		return sign | 0x7e00 | uint16(b>>42)&0x1ff
+	}
+	a := math.Abs(f)
+	if a >= 65520 { // rounds to infinity
+		return sign | 0x7c00
+	}
+	if a < math.Ldexp(1, -14) { // subnormal range: multiples of 2^-24
+		m := math.RoundToEven(a * (1 << 24))
+		return sign | uint16(m)
+	}
+	e := math.Ilogb(a) // -14..15
+	m := math.RoundToEven(math.Ldexp(a, 10-e))
+	if m >= 2048 {
+		m /= 2
+		e++
+	}
+	if e > 15 {
+		return sign | 0x7c00
+	}
+	return sign | uint16(e+15)<<10 | uint16(m)&0x3ff
+}
+
+// putWord stores w as word i of data in the view's byte order.
+func (v elemView) putWord(data []byte, i int, w uint64) {
+	b := data[i*v.width : i*v.width+v.width]
+	switch v.width {
+	case 1:
+		b[0] = byte(w)
+	case 2:
+		if v.big {
+			binary.BigEndian.PutUint16(b, uint16(w))
+		} else {
+			binary.LittleEndian.PutUint16(b, uint16(w))
+		}
+	case 4:
+		if v.big {
+			binary.BigEndian.PutUint32(b, uint32(w))
+		} else {
+			binary.LittleEndian.PutUint32(b, uint32(w))
+		}
+	default:
+		if v.big {
+			binary.BigEndian.PutUint64(b, w)
+		} else {
+			binary.LittleEndian.PutUint64(b, w)
+		}
+	}
+}
+
+// floatWord rounds f to the view's float width (nearest, ties to even).
+func floatWord(f float64, width int) uint64 {
+	switch width {
+	case 2:
+		return uint64(float64ToHalf(f))
+	case 4:
+		return uint64(math.Float32bits(float32(f)))
+	default:
+		return math.Float64bits(f)
+	}
+}

@@ -27,6 +27,9 @@ type RecommendConfig struct {
 	Base *delta.Config
 	// Strategies to try (default delta.Strategies(): every one).
 	Strategies []delta.Strategy
+	// RawSize is the size of the whole tensor when target (and ref) are
+	// already a sample of it (SampleRanges); 0: they are whole.
+	RawSize int64
 }
 
 // DefaultSampleBytes is the default sample size of Recommend.
@@ -42,6 +45,7 @@ type Candidate struct {
 	EstimatedSize int64          // object bytes extrapolated to the whole tensor
 	Ratio         float64        // raw / estimated size
 	MaxAbsError   float64        // measured on the sample; 0 for lossless
+	SNR           float64        // lossy: signal-to-noise ratio of the decoded sample, in dB (+Inf: exact)
 	Eligible      bool           // may be recommended under the configuration
 	Reason        string
 	Err           error // encoding or decoding failed
@@ -86,8 +90,12 @@ func Recommend(target delta.Tensor, ref *delta.Tensor, cfg RecommendConfig) (*Re
 		return nil, err
 	}
 	rec := &Recommendation{Stats: stats}
+	raw := int64(len(target.Data))
+	if cfg.RawSize > 0 {
+		raw = cfg.RawSize
+	}
 	for _, s := range strategies {
-		c := measure(st, sr, s, base, int64(len(target.Data)))
+		c := measure(st, sr, s, base, raw)
 		judge(&c, cfg)
 		rec.Candidates = append(rec.Candidates, c)
 	}
@@ -175,9 +183,10 @@ func measure(st delta.Tensor, sr *delta.Tensor, s delta.Strategy, base delta.Con
 			c.Err = errors.New("lossless strategy did not reproduce the tensor")
 			c.Reason = c.Err.Error()
 		}
+		c.SNR = math.Inf(1)
 		return c
 	}
-	c.MaxAbsError = maxAbsError(st, got)
+	c.MaxAbsError, c.SNR = errorStats(st, got)
 	return c
 }
 
@@ -206,18 +215,23 @@ func judge(c *Candidate, cfg RecommendConfig) {
 	c.Reason = strings.Join(notes, ", ")
 }
 
-// maxAbsError compares decoded data with the original value by value. A
-// non-finite value that is not reproduced exactly counts as +Inf.
-func maxAbsError(orig delta.Tensor, got []byte) float64 {
+// errorStats compares decoded data with the original value by value: the
+// largest absolute error (a non-finite value not reproduced exactly counts
+// as +Inf) and the signal-to-noise ratio in dB (+Inf when exact, -Inf for
+// an all-zero original decoded with errors).
+func errorStats(orig delta.Tensor, got []byte) (maxAbs, snr float64) {
 	ov, err := newView(orig)
 	if err != nil || len(got) != len(orig.Data) {
-		return math.Inf(1)
+		return math.Inf(1), math.Inf(-1)
 	}
 	gv := ov
 	gv.data = got
-	worst := 0.0
+	var signal, noise float64
 	for i := 0; i < ov.len(); i++ {
 		a, b := ov.value(i), gv.value(i)
+		if !math.IsInf(a, 0) && !math.IsNaN(a) {
+			signal += a * a
+		}
 		if a == b || (math.IsNaN(a) && math.IsNaN(b)) {
 			continue
 		}
@@ -225,9 +239,16 @@ func maxAbsError(orig delta.Tensor, got []byte) float64 {
 		if math.IsNaN(d) {
 			d = math.Inf(1)
 		}
-		worst = max(worst, d)
+		maxAbs = max(maxAbs, d)
+		noise += d * d
 	}
-	return worst
+	switch {
+	case noise == 0:
+		return maxAbs, math.Inf(1)
+	case signal == 0:
+		return maxAbs, math.Inf(-1)
+	}
+	return maxAbs, 10 * math.Log10(signal/noise)
 }
 
 // statsHint summarises what the statistics say about the delta.

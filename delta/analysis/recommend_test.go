@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 
@@ -69,6 +70,11 @@ func TestRecommend(t *testing.T) {
 				if c.Eligible && tc.cfg.MaxAbsError > 0 && c.MaxAbsError > tc.cfg.MaxAbsError {
 					t.Errorf("%s eligible with error %g", c.Strategy, c.MaxAbsError)
 				}
+				// An exact decoding has no noise; an inexact one a finite
+				// signal-to-noise ratio.
+				if c.Err == nil && !c.Lossless && (c.MaxAbsError == 0) != math.IsInf(c.SNR, 1) {
+					t.Errorf("%s: max error %g but SNR %g dB", c.Strategy, c.MaxAbsError, c.SNR)
+				}
 			}
 			sampled := best.SampleBytes < len(tc.t.Data)
 			if sampled != tc.wantSample {
@@ -108,5 +114,32 @@ func TestRecommendErrors(t *testing.T) {
 	rec, err := Recommend(a, nil, RecommendConfig{Strategies: []delta.Strategy{delta.Int8Quantized}})
 	if err == nil || !strings.Contains(err.Error(), "no strategy") {
 		t.Errorf("only a lossy strategy, lossy not allowed: %v (%+v)", err, rec)
+	}
+}
+
+// TestErrorStats: the largest error and the signal-to-noise ratio of a
+// decoding, against figures worked out by hand.
+func TestErrorStats(t *testing.T) {
+	orig := tensorOf(npy.Float64, false, []float64{3, 4, 0, 0})
+	cases := []struct {
+		name        string
+		got         []float64
+		wantMax     float64
+		wantSNR     float64
+		wantExactly bool
+	}{
+		{"exact", []float64{3, 4, 0, 0}, 0, math.Inf(1), true},
+		// signal 25, noise 0.25: 20 dB.
+		{"noisy", []float64{3.5, 4, 0, 0}, 0.5, 20, false},
+		// signal 25, noise 2.5: 10 dB.
+		{"noisier", []float64{3, 4, 1.5, 0.5}, 1.5, 10, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m, snr := errorStats(orig, tensorOf(npy.Float64, false, c.got).Data)
+			if m != c.wantMax || math.Abs(snr-c.wantSNR) > 1e-9 && !(c.wantExactly && snr == c.wantSNR) {
+				t.Errorf("errorStats = %g, %g dB; want %g, %g dB", m, snr, c.wantMax, c.wantSNR)
+			}
+		})
 	}
 }
