@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"deltafs/internal/fault"
@@ -201,6 +202,16 @@ type ObjectStore interface {
 	// returns its id and whether it wrote it; storing an existing id is a
 	// no-op that reports created false.
 	Put(ctx context.Context, data []byte) (id string, created bool, err error)
+	// CreateTemp creates an empty temporary file among the objects, for an
+	// object too large to hold in memory: the caller writes it in place
+	// and hands it to PutFile (or closes and removes it). Temp files an
+	// interrupted writer leaves behind are removed by RemoveTemp.
+	CreateTemp(ctx context.Context) (*os.File, error)
+	// PutFile makes the object written to f (from CreateTemp) durable
+	// under its id, as Put does, reading it back to hash it; it returns the
+	// id, the object's size and whether it created the object file. f is
+	// closed and its temporary name gone afterwards, whatever the outcome.
+	PutFile(ctx context.Context, f *os.File) (id string, size int64, created bool, err error)
 	Open(ctx context.Context, id string) (ObjectReader, error)
 	Has(ctx context.Context, id string) (bool, error)
 	Delete(ctx context.Context, id string) error

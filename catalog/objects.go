@@ -99,6 +99,44 @@ func (d *DirObjects) PutReader(ctx context.Context, r io.Reader) (id string, siz
 	return id, size, nil
 }
 
+// CreateTemp creates an empty temporary object file.
+func (d *DirObjects) CreateTemp(ctx context.Context) (*os.File, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(d.dir, tempPrefix+"*")
+	if err != nil {
+		return nil, fmt.Errorf("catalog: write object: %w", err)
+	}
+	return f, nil
+}
+
+// PutFile hashes the object written to f, a file from CreateTemp, and makes
+// it durable under its id (fsync, rename, directory fsync); an object that
+// exists already with that size is kept and f removed.
+func (d *DirObjects) PutFile(ctx context.Context, f *os.File) (id string, size int64, created bool, err error) {
+	tmp := f.Name()
+	defer func() {
+		if err != nil || !created {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	h := sha256.New()
+	size, err = io.Copy(h, ctxReader{ctx, io.NewSectionReader(f, 0, 1<<62)})
+	if err != nil {
+		return "", 0, false, fmt.Errorf("catalog: write object: hash: %w", err)
+	}
+	id = hex.EncodeToString(h.Sum(nil))
+	if fi, err := os.Stat(d.path(id)); err == nil && fi.Size() == size {
+		return id, size, false, nil
+	}
+	if err := d.commitTemp(ctx, f, id); err != nil {
+		return "", 0, false, err
+	}
+	return id, size, true, nil
+}
+
 // write runs fill on a new temp file, which returns the object's id, then
 // makes the file durable under that id. On any failure no file is left.
 func (d *DirObjects) write(ctx context.Context, fill func(io.Writer) (string, error)) (id string, err error) {
@@ -118,29 +156,37 @@ func (d *DirObjects) write(ctx context.Context, fill func(io.Writer) (string, er
 	if err != nil {
 		return "", fmt.Errorf("catalog: write object: %w", err)
 	}
+	return id, d.commitTemp(ctx, f, id)
+}
+
+// commitTemp makes the temp file f, holding object id, durable under that
+// id: fsync, close, read-only, rename, directory fsync. The caller removes
+// f on error.
+func (d *DirObjects) commitTemp(ctx context.Context, f tempFile, id string) error {
+	tmp := f.Name()
 	if err := f.Sync(); err != nil {
-		return "", fmt.Errorf("catalog: write object %s: fsync: %w", id, err)
+		return fmt.Errorf("catalog: write object %s: fsync: %w", id, err)
 	}
 	if err := f.Close(); err != nil {
-		return "", fmt.Errorf("catalog: write object %s: close: %w", id, err)
+		return fmt.Errorf("catalog: write object %s: close: %w", id, err)
 	}
 	if err := os.Chmod(tmp, 0o444); err != nil {
-		return "", fmt.Errorf("catalog: write object %s: %w", id, err)
+		return fmt.Errorf("catalog: write object %s: %w", id, err)
 	}
 	if err := ctx.Err(); err != nil {
-		return "", err
+		return err
 	}
 	shard := filepath.Join(d.dir, id[:2])
 	if err := d.ensureShard(shard); err != nil {
-		return "", fmt.Errorf("catalog: write object %s: %w", id, err)
+		return fmt.Errorf("catalog: write object %s: %w", id, err)
 	}
 	if err := os.Rename(tmp, d.path(id)); err != nil {
-		return "", fmt.Errorf("catalog: write object %s: %w", id, err)
+		return fmt.Errorf("catalog: write object %s: %w", id, err)
 	}
 	if err := durable.SyncDir(shard); err != nil {
-		return "", fmt.Errorf("catalog: write object %s: fsync directory: %w", id, err)
+		return fmt.Errorf("catalog: write object %s: fsync directory: %w", id, err)
 	}
-	return id, nil
+	return nil
 }
 
 // ensureShard creates a shard directory durably.

@@ -338,3 +338,59 @@ func TestObjectReaderConcurrentReadAt(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestObjectsPutFile: an object written in place to a temp file is stored
+// under its id (or found stored already, the temp file then dropped); a
+// cancelled write leaves nothing. The temp file is gone in every case.
+func TestObjectsPutFile(t *testing.T) {
+	d, _ := newTestObjects(t)
+	data := bytes.Repeat([]byte("in place "), 300000)
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	tests := []struct {
+		name        string
+		ctx         context.Context
+		wantCreated bool
+		wantErr     error
+	}{
+		{"new object", context.Background(), true, nil},
+		{"stored already", context.Background(), false, nil},
+		{"cancelled", cancelled, false, context.Canceled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := d.CreateTemp(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			data := data
+			if tt.wantErr != nil {
+				data = bytes.Repeat([]byte("another object "), 100)
+			}
+			// Written back to front, as an object with its header last.
+			if _, err := f.WriteAt(data[100:], 100); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.WriteAt(data[:100], 0); err != nil {
+				t.Fatal(err)
+			}
+			id, size, created, err := d.PutFile(tt.ctx, f)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("PutFile: %v, want %v", err, tt.wantErr)
+			}
+			assertNoTemp(t, d)
+			if tt.wantErr != nil {
+				if has, _ := d.Has(context.Background(), ObjectID(data)); has {
+					t.Fatal("a cancelled PutFile stored the object")
+				}
+				return
+			}
+			if id != ObjectID(data) || size != int64(len(data)) || created != tt.wantCreated {
+				t.Fatalf("PutFile = %s, %d, %v; want %s, %d, %v", id, size, created, ObjectID(data), len(data), tt.wantCreated)
+			}
+			if err := d.Verify(context.Background(), id); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

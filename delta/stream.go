@@ -74,17 +74,31 @@ func streamTensor(t Tensor) StreamTensor {
 	return StreamTensor{DType: t.DType, Shape: t.Shape, Fortran: t.Fortran, Data: bytesSource(t.Data), SHA256: t.SHA256}
 }
 
-// memWriter collects an object in memory.
-type memWriter struct{ buf []byte }
+// memWriter collects an object in memory. It keeps the slices written to
+// it instead of copying them, which EncodeTo allows (it never reuses a
+// buffer it wrote), and assembles the object once its size is known, so
+// the object is allocated once, at its size, and copied once.
+type memWriter struct{ parts []memPart }
+
+type memPart struct {
+	off int64
+	b   []byte
+}
 
 func (m *memWriter) WriteAt(p []byte, off int64) (int, error) {
-	if end := off + int64(len(p)); end > int64(len(m.buf)) {
-		if end > int64(cap(m.buf)) {
-			m.buf = append(m.buf[:cap(m.buf)], make([]byte, end-int64(cap(m.buf)))...)
+	m.parts = append(m.parts, memPart{off, p})
+	return len(p), nil
+}
+
+// bytes returns the first size bytes written, later writes winning.
+func (m *memWriter) bytes(size int64) []byte {
+	out := make([]byte, size)
+	for _, p := range m.parts {
+		if p.off < size {
+			copy(out[p.off:], p.b)
 		}
-		m.buf = m.buf[:end]
 	}
-	return copy(m.buf[off:], p), nil
+	return out
 }
 
 // Encode encodes t against ref (nil: no reference) and returns the object
@@ -109,18 +123,19 @@ func EncodeContext(ctx context.Context, t Tensor, ref *Tensor, cfg Config) ([]by
 		r := streamTensor(*ref)
 		sref = &r
 	}
-	w := &memWriter{buf: make([]byte, 0, len(t.Data)/2+4096)}
-	_, size, err := EncodeTo(ctx, streamTensor(t), sref, cfg, w)
+	var w memWriter
+	_, size, err := EncodeTo(ctx, streamTensor(t), sref, cfg, &w)
 	if err != nil {
 		return nil, err
 	}
-	return w.buf[:size:size], nil
+	return w.bytes(size), nil
 }
 
 // EncodeTo encodes t against ref (nil: no reference) into w, a chunk at a
 // time, and returns the object's header and size: the object is the first
 // size bytes of w, byte for byte what Encode returns for the same tensor.
-// Payloads are written first, at their final offsets, then the header and
+// Every buffer written to w is a new one, never reused. Payloads are
+// written first, at their final offsets, then the header and
 // chunk table at offset 0; after a bf16 guess proves wrong the payloads are
 // written again, so w may hold stale bytes past size (truncate it).
 //

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"deltafs/delta"
@@ -12,7 +13,7 @@ import (
 
 // parsedFile is a staged file sorted into a tensor or an opaque blob.
 type parsedFile struct {
-	tensor    *delta.Tensor // nil: a blob
+	tensor    bool // false: a blob
 	header    npy.Header
 	rawHeader []byte // the file's header bytes
 	dataOff   int    // where the data section starts
@@ -23,11 +24,12 @@ type parsedFile struct {
 // npyMagic starts every .npy file.
 var npyMagic = []byte("\x93NUMPY")
 
-// classify parses data, the whole content of the file at path: a valid .npy
-// (header parses, data section exactly fills the rest) is a tensor;
-// anything else a blob, with a warning when it claimed to be an .npy (by
-// name or magic) but is not a valid one.
-func classify(path string, data []byte) parsedFile {
+// classify sorts the file at path, of size bytes, from its first bytes
+// (head: its whole .npy header, when it has one): a valid .npy (header
+// parses, data section exactly fills the rest) is a tensor; anything else
+// a blob, with a warning when it claimed to be an .npy (by name or magic)
+// but is not a valid one.
+func classify(path string, data []byte, size int64) parsedFile {
 	looksNPY := bytes.HasPrefix(data, npyMagic)
 	namedNPY := strings.HasSuffix(strings.ToLower(path), ".npy")
 	if !looksNPY {
@@ -45,13 +47,13 @@ func classify(path string, data []byte) parsedFile {
 		}
 		return parsedFile{warning: fmt.Sprintf("malformed .npy header (%v), stored as a blob", err)}
 	}
-	size, err := h.DataSize()
+	dataSize, err := h.DataSize()
 	if err != nil {
 		return parsedFile{warning: fmt.Sprintf("malformed .npy header (%v), stored as a blob", err)}
 	}
-	if dataOff < 0 || dataOff > len(data) || int64(len(data)-dataOff) != size {
+	if dataOff < 0 || dataOff > len(data) || size-int64(dataOff) != dataSize {
 		return parsedFile{warning: fmt.Sprintf("malformed .npy: header promises %d data bytes, file holds %d, stored as a blob",
-			size, len(data)-min(dataOff, len(data)))}
+			dataSize, size-min(int64(dataOff), size))}
 	}
 	raw := data[:dataOff]
 	canon, err := npy.FormatHeader(h)
@@ -59,7 +61,7 @@ func classify(path string, data []byte) parsedFile {
 		return parsedFile{warning: fmt.Sprintf("malformed .npy header (%v), stored as a blob", err)}
 	}
 	return parsedFile{
-		tensor:    &delta.Tensor{DType: h.DType, Shape: h.Shape, Fortran: h.Fortran, Data: data[dataOff:]},
+		tensor:    true,
 		header:    h,
 		rawHeader: raw,
 		dataOff:   dataOff,
@@ -67,12 +69,13 @@ func classify(path string, data []byte) parsedFile {
 	}
 }
 
-// blobTensor views opaque bytes as a 1-d array of bytes, so blobs share the
-// object format (chunked, checksummed, random access) with tensors.
-func blobTensor(data []byte) delta.Tensor {
-	return delta.Tensor{
+// blobTensor views size opaque bytes read from data as a 1-d array of
+// bytes, so blobs share the object format (chunked, checksummed, random
+// access) with tensors.
+func blobTensor(data io.ReaderAt, size int64) delta.StreamTensor {
+	return delta.StreamTensor{
 		DType: npy.DType{Kind: 'u', Size: 1, Order: '|'},
-		Shape: []int64{int64(len(data))},
+		Shape: []int64{size},
 		Data:  data,
 	}
 }

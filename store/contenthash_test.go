@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -120,40 +119,5 @@ func TestIngestGivenContentHash(t *testing.T) {
 				t.Errorf("content hash %.16s, want %x", e.ContentHash, c.want[:8])
 			}
 		})
-	}
-}
-
-// A reference started from a file's header is used only for the tensor
-// the whole file turns out to be.
-func TestRefPrepMatches(t *testing.T) {
-	file := makeNPY(t, "<f4", []int64{6, 5}, make([]byte, 120))
-	pf := classify("m/w.npy", file)
-	if pf.tensor == nil {
-		t.Fatal("not a tensor")
-	}
-	other := func(edit func(*refPrep)) *refPrep {
-		r := &refPrep{header: pf.header, dataLen: len(pf.tensor.Data)}
-		r.header.Shape = slices.Clone(pf.header.Shape)
-		edit(r)
-		return r
-	}
-	cases := []struct {
-		name string
-		r    *refPrep
-		pf   parsedFile
-		want bool
-	}{
-		{"same", other(func(*refPrep) {}), pf, true},
-		{"none started", nil, pf, false},
-		{"a blob after all", other(func(*refPrep) {}), classify("m/w.npy", []byte("text")), false},
-		{"other shape", other(func(r *refPrep) { r.header.Shape[0] = 5 }), pf, false},
-		{"other order", other(func(r *refPrep) { r.header.Fortran = true }), pf, false},
-		{"other dtype", other(func(r *refPrep) { r.header.DType.Order = '>' }), pf, false},
-		{"other length", other(func(r *refPrep) { r.dataLen-- }), pf, false},
-	}
-	for _, c := range cases {
-		if got := c.r.matches(c.pf); got != c.want {
-			t.Errorf("%s: matches = %v, want %v", c.name, got, c.want)
-		}
 	}
 }

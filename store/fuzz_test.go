@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -21,19 +22,29 @@ func FuzzClassify(f *testing.F) {
 	f.Add([]byte(`{"a": 1}`), "config.json")
 	f.Add([]byte{}, "")
 	f.Fuzz(func(t *testing.T, data []byte, name string) {
-		pf := classify(name, data)
-		if pf.tensor == nil {
+		pf := classify(name, data, int64(len(data)))
+		// What ingest classifies from: the file's head, as sourceFile.head
+		// reads it.
+		head := data[:min(len(data), peekSize)]
+		if off, err := npy.DataOffset(data[:min(len(data), contentPrefixLen)]); err == nil && off <= int64(len(data)) {
+			head = data[:max(int64(len(head)), off)]
+		}
+		if hf := classify(name, head, int64(len(data))); !reflect.DeepEqual(hf, pf) {
+			t.Fatalf("classified from the head: %+v, from the whole file: %+v", hf, pf)
+		}
+		if !pf.tensor {
 			return
 		}
 		if pf.warning != "" {
 			t.Errorf("tensor with a warning %q", pf.warning)
 		}
-		if len(pf.rawHeader)+len(pf.tensor.Data) != len(data) {
-			t.Fatalf("header %d + data %d != file %d", len(pf.rawHeader), len(pf.tensor.Data), len(data))
+		dataLen := len(data) - pf.dataOff
+		if len(pf.rawHeader) != pf.dataOff {
+			t.Fatalf("header %d bytes, data at %d", len(pf.rawHeader), pf.dataOff)
 		}
 		size, err := pf.header.DataSize()
-		if err != nil || size != int64(len(pf.tensor.Data)) {
-			t.Fatalf("data size %d (%v), have %d", size, err, len(pf.tensor.Data))
+		if err != nil || size != int64(dataLen) {
+			t.Fatalf("data size %d (%v), have %d", size, err, dataLen)
 		}
 		if pf.canonical {
 			h, err := npy.FormatHeader(pf.header)

@@ -1,13 +1,10 @@
 package store
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"slices"
@@ -38,10 +35,10 @@ type IngestOptions struct {
 	Content *ContentSum
 	// Stable promises that src is neither written nor truncated until
 	// Ingest returns (a filesystem's own staging file, under its lock).
-	// Ingest may then map the file instead of reading it into memory,
-	// which saves a copy and a buffer of the file's size. A file truncated
-	// while mapped would crash the process: never set it for files others
-	// can change.
+	// Ingest may then map the file instead of reading it range by range,
+	// which saves a copy of every chunk, and need not check that it did not
+	// change. A file truncated while mapped would crash the process: never
+	// set it for files others can change.
 	Stable bool
 	// Pending, when not 0, is the RecordPending id of the file: its record
 	// is forgotten in the transaction that commits the file.
@@ -51,11 +48,10 @@ type IngestOptions struct {
 }
 
 // Ingests of files of largeIngestSize bytes or more run at most
-// maxLargeIngests at a time; the others wait for a slot. Each holds its
-// reference and its encoding in memory and encodes on every core, so more
-// at once would only add memory (and contention), not speed; two let one
-// encode while the other hashes, writes or commits. Smaller files do not
-// wait.
+// maxLargeIngests at a time; the others wait for a slot. Each encodes on
+// every core, so more at once would only add contention (and the few
+// chunks each has in flight), not speed; two let one encode while the
+// other hashes, writes or commits. Smaller files do not wait.
 const (
 	maxLargeIngests = 2
 	largeIngestSize = 4 << 20
@@ -123,6 +119,9 @@ func (s *Store) ingestChecked(ctx context.Context, p string, src *os.File, opts 
 }
 
 // ingestLocked does the work of ingest; the caller holds gcMu for reading.
+// The file is read a range at a time (or mapped, when stable) and never
+// held in memory whole: the hash, the encoding and the write check each
+// pass over it chunk by chunk.
 func (s *Store) ingestLocked(ctx context.Context, p string, src *os.File, opts IngestOptions, idx *baseIndex) (ingestResult, error) {
 	if opts.Mode&^permBits != 0 {
 		return ingestResult{}, ErrInvalidMode
@@ -135,49 +134,33 @@ func (s *Store) ingestLocked(ctx context.Context, p string, src *os.File, opts I
 	if e, err := s.catalog.Get(ctx, p); err == nil && e.Kind == catalog.KindDir {
 		return ingestResult{}, ErrIsDir
 	}
-
-	// A tensor's reference is found and decoded while the file is read (and
-	// hashed), from its header alone; the work is dropped if the file turns
-	// out to be something else.
-	early := s.startReferenceFromHeader(ctx, p, src, idx, pol)
-	if early != nil {
-		defer early.cancelAndWait()
-	}
-	staged, err := readStaged(src, opts.Content, opts.Stable)
+	in, err := openSource(src, opts.Stable)
 	if err != nil {
 		return ingestResult{}, err
 	}
-	defer staged.release()
-	data := staged.data
-	pf := classify(p, data)
+	defer in.close()
+	head, err := in.head()
+	if err != nil {
+		return ingestResult{}, err
+	}
+	pf := classify(p, head, in.size)
 	if isSafetensorsName(p) {
-		h, err := parseSafetensors(data)
+		h, err := readSafetensors(in)
 		if err == nil {
-			return s.ingestSafetensors(ctx, p, data, h, staged.sum(h.DataStart()), pol, opts, idx)
+			return s.ingestSafetensors(ctx, p, in, h, pol, opts, idx)
 		}
 		pf.warning = fmt.Sprintf("not a valid safetensors file (%v), stored as a blob", err)
 	}
 	if pf.warning != "" {
 		s.log.Warn("stored as an opaque blob", slog.String("path", p), slog.String("reason", pf.warning))
 	}
-	prep := early
-	if !early.matches(pf) {
-		if early != nil {
-			early.cancel()
-		}
-		prep = nil
-	}
-	var (
-		entry catalog.Entry
-		rec   catalog.Object
-		enc   *encoded
-		refm  *refMatch // the reference the new object decodes against
-	)
-	entry = catalog.Entry{Path: p, Mode: opts.Mode, MTime: opts.MTime, Size: int64(len(data)), Owner: opts.Owner}
+	entry := catalog.Entry{Path: p, Mode: opts.Mode, MTime: opts.MTime, Size: in.size, Owner: opts.Owner, Kind: catalog.KindBlob}
 	if entry.MTime.IsZero() {
 		entry.MTime = time.Now()
 	}
-	if pf.tensor != nil {
+	t := blobTensor(nil, in.size)
+	var dataOff int64
+	if pf.tensor {
 		entry.Kind = catalog.KindTensor
 		entry.DType = pf.header.DType.Descr()
 		entry.Shape = pf.header.Shape
@@ -185,54 +168,39 @@ func (s *Store) ingestLocked(ctx context.Context, p string, src *os.File, opts I
 		if !pf.canonical {
 			entry.Header = slices.Clone(pf.rawHeader)
 		}
-		// Not started from the header (longer than peekHeaderSize, or the
-		// file changed meanwhile): start it now, while the content is still
-		// being hashed. Either way the work is lost only when the content
-		// turns out to be stored already, and then it is cancelled.
-		if prep == nil && !staged.given.covers(int64(pf.dataOff), entry.Size) {
-			prep = s.startReference(ctx, p, pf.header, bytes.NewReader(pf.tensor.Data), len(pf.tensor.Data), idx, pol)
-			defer prep.cancelAndWait()
+		dataOff = int64(pf.dataOff)
+		t = delta.StreamTensor{DType: pf.header.DType, Shape: pf.header.Shape, Fortran: pf.header.Fortran}
+	}
+	sum, err := in.sum(ctx, dataOff, opts.Content, chunkBytes(pol.cfg, t.DType.Size))
+	if err != nil {
+		return ingestResult{}, err
+	}
+	entry.ContentHash = hex.EncodeToString(sum.sum[:])
+	rec, err := s.dedup(ctx, entry)
+	if err != nil {
+		return ingestResult{}, err
+	}
+	var (
+		enc  *encoded
+		refm *refMatch // the reference the new object decodes against
+	)
+	if rec.ID == "" {
+		it := in.input(dataOff, in.size-dataOff, t, sum)
+		var e encoded
+		if pf.tensor {
+			e, refm, err = s.encodeFile(ctx, p, it, pf.header, pol, idx)
+		} else {
+			e, err = s.encodeBlob(ctx, p, it, pol)
 		}
-		sum := staged.sum(int64(pf.dataOff))
-		entry.ContentHash = hex.EncodeToString(sum[:])
-		rec, err = s.dedup(ctx, entry)
 		if err != nil {
 			return ingestResult{}, err
 		}
-		if rec.ID != "" && prep != nil {
-			prep.cancel() // stored already: the reference is not needed
-		}
-		if rec.ID == "" {
-			if prep == nil {
-				prep = s.startReference(ctx, p, pf.header, bytes.NewReader(pf.tensor.Data), len(pf.tensor.Data), idx, pol)
-			}
-			e, ref, err := s.encodeFile(ctx, p, pf, pol, sum, prep)
-			if err != nil {
-				return ingestResult{}, err
-			}
-			enc, refm = &e, ref
-			entry.ContentHash = hex.EncodeToString(e.header.ContentHash[:])
-		}
-	} else {
-		entry.Kind = catalog.KindBlob
-		sum := staged.sum(0)
-		entry.ContentHash = hex.EncodeToString(sum[:])
-		rec, err = s.dedup(ctx, entry)
-		if err != nil {
-			return ingestResult{}, err
-		}
-		if rec.ID == "" {
-			bt := blobTensor(data)
-			bt.SHA256 = &sum
-			e, err := s.encodeTensor(ctx, p, bt, nil, pol.forBlob())
-			if err != nil {
-				return ingestResult{}, err
-			}
-			if e.header.ContentHash != sum {
-				return ingestResult{}, errors.New("encoder reported the wrong content hash")
-			}
-			enc = &e
-		}
+		enc = &e
+		entry.ContentHash = hex.EncodeToString(e.header.ContentHash[:])
+	}
+	// A file that grew or shrank meanwhile would be stored short: refuse.
+	if err := in.checkUnchanged(); err != nil {
+		return ingestResult{}, err
 	}
 	res := ingestResult{warning: pf.warning}
 	if enc != nil {
@@ -245,6 +213,12 @@ func (s *Store) ingestLocked(ctx context.Context, p string, src *os.File, opts I
 	}
 	res.info, err = s.fileInfo(ctx, committed)
 	return res, err
+}
+
+// chunkBytes is the chunk size of the objects cfg encodes for elements of
+// elemSize bytes (delta.EncodeTo's rule).
+func chunkBytes(cfg delta.Config, elemSize int) int64 {
+	return max(int64(cfg.ChunkSize)/int64(elemSize)*int64(elemSize), int64(elemSize))
 }
 
 // dedup returns the object of an existing entry with the same content
@@ -280,114 +254,92 @@ func (s *Store) dedup(ctx context.Context, e catalog.Entry) (catalog.Object, err
 	return catalog.Object{}, nil
 }
 
-// refPrep is the reference of a tensor being ingested, found and decoded
-// in the background.
-type refPrep struct {
-	header  npy.Header // of the tensor
-	dataLen int
-	cancel  context.CancelFunc
-	done    chan struct{}
-	match   *refMatch // nil: none, or its chain is too deep
-	ref     *delta.Tensor
-	err     error
-}
-
-// startReference starts finding and decoding the reference of a tensor
-// with header h and dataLen data bytes at path p (see findReference), when
-// it has one whose chain is not too deep.
-// data reads the tensor's data section (for a similarity search).
-func (s *Store) startReference(ctx context.Context, p string, h npy.Header, data io.ReaderAt, dataLen int, idx *baseIndex, pol policy) *refPrep {
-	ctx, cancel := context.WithCancel(ctx)
-	r := &refPrep{header: h, dataLen: dataLen, cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(r.done)
-		defer cancel()
-		r.match, r.ref, r.err = s.loadReference(ctx, p, h, data, dataLen, idx, pol)
-	}()
-	return r
-}
-
-// peekHeaderSize is how much of a staged file startReferenceFromHeader
-// reads to find an .npy header (longer headers are not looked for early).
-const peekHeaderSize = 4096
-
-// startReferenceFromHeader starts the reference of the staged file f when
-// its first bytes are an .npy header whose data section fills the rest of
-// the file; nil otherwise.
-func (s *Store) startReferenceFromHeader(ctx context.Context, p string, f *os.File, idx *baseIndex, pol policy) *refPrep {
-	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() {
-		return nil
-	}
-	buf := make([]byte, min(st.Size(), peekHeaderSize))
-	n, _ := f.ReadAt(buf, 0)
-	h, dataOff, err := npy.ParseHeader(buf[:n])
-	if err != nil {
-		return nil
-	}
-	size, err := h.DataSize()
-	if err != nil || size != st.Size()-int64(dataOff) || int64(int(size)) != size {
-		return nil
-	}
-	return s.startReference(ctx, p, h, io.NewSectionReader(f, int64(dataOff), size), int(size), idx, pol)
-}
-
-// matches reports whether r was started for the tensor pf.
-func (r *refPrep) matches(pf parsedFile) bool {
-	return r != nil && pf.tensor != nil && r.dataLen == len(pf.tensor.Data) &&
-		r.header.DType == pf.header.DType && r.header.Fortran == pf.header.Fortran &&
-		slices.Equal(r.header.Shape, pf.header.Shape)
-}
-
-// wait waits for the reference and returns it.
-func (r *refPrep) wait() (*refMatch, *delta.Tensor, error) {
-	<-r.done
-	return r.match, r.ref, r.err
-}
-
-// cancelAndWait stops the work if it is still running and waits for it.
-func (r *refPrep) cancelAndWait() {
-	r.cancel()
-	<-r.done
-}
-
-// loadReference finds the reference of a tensor (header h, dataLen data
-// bytes) at path p and decodes it; nil when it has none or its chain is too
-// deep.
-func (s *Store) loadReference(ctx context.Context, p string, h npy.Header, data io.ReaderAt, dataLen int, idx *baseIndex, pol policy) (*refMatch, *delta.Tensor, error) {
-	match, err := s.findReference(ctx, p, h, data, int64(dataLen), idx, pol)
+// loadReference finds the reference of a tensor (header h; in reads its
+// data section) at path p and returns it as a source the encoder reads
+// chunk by chunk, decoded as it goes; nil when it has none or its chain is
+// too deep.
+func (s *Store) loadReference(ctx context.Context, p string, h npy.Header, in *input, idx *baseIndex, pol policy) (*refMatch, *delta.StreamTensor, error) {
+	match, err := s.findReference(ctx, p, h, in.t.Data, in.t.RawSize(), idx, pol)
 	if err != nil || match == nil {
 		return nil, nil, err
 	}
-	refEntry := &match.entry
-	ref, err := s.decodeReference(ctx, refEntry, h.DType, h.Shape, h.Fortran, dataLen)
+	ref, err := s.openReference(ctx, &match.entry, h.DType, h.Shape, h.Fortran)
 	if err != nil || ref == nil {
 		return nil, nil, err
 	}
 	return match, ref, nil
 }
 
-// encodeFile encodes a tensor against its reference (prep), if it has one,
-// and keeps the object. It returns the object and the reference it decodes
+// openReference returns the reference entry ref as the reference of a
+// tensor of the given object dtype, shape and order: a source the encoder
+// reads chunk by chunk; nil when its chain is too deep to add another
+// link.
+func (s *Store) openReference(ctx context.Context, ref *catalog.Entry, dt npy.DType, shape []int64, fortran bool) (*delta.StreamTensor, error) {
+	depth, err := s.chainDepth(ctx, ref.Object)
+	if err != nil {
+		return nil, fmt.Errorf("reference %s: %w", ref.Path, err)
+	}
+	if depth >= s.opts.MaxChainDepth {
+		return nil, nil
+	}
+	refSum, err := s.objectContentHash(ctx, ref.Object)
+	if err != nil {
+		return nil, fmt.Errorf("reference %s: %w", ref.Path, err)
+	}
+	return &delta.StreamTensor{DType: dt, Shape: shape, Fortran: fortran,
+		Data: objectSource{ctx: ctx, s: s, id: ref.Object, path: ref.Path}, SHA256: &refSum}, nil
+}
+
+// objectSource reads the reconstructed bytes of an object, decoding the
+// chunks a read covers (straight into the caller's buffer, without filling
+// the cache: an ingest reads its reference once to encode and once to
+// check, and readers need the cache more).
+type objectSource struct {
+	ctx  context.Context
+	s    *Store
+	id   string
+	path string // for errors
+}
+
+func (o objectSource) ReadAt(p []byte, off int64) (int, error) {
+	if err := o.s.readObject(o.ctx, o.id, off, p, 0, readOptions{direct: true}); err != nil {
+		return 0, fmt.Errorf("reference %s: %w", o.path, err)
+	}
+	return len(p), nil
+}
+
+// encodeFile encodes a tensor against its reference, if it has one, and
+// keeps the object. It returns the object and the reference it decodes
 // against (nil when it decodes alone).
-func (s *Store) encodeFile(ctx context.Context, p string, pf parsedFile, pol policy, sum [32]byte, prep *refPrep) (encoded, *refMatch, error) {
-	match, ref, err := prep.wait()
+func (s *Store) encodeFile(ctx context.Context, p string, in *input, h npy.Header, pol policy, idx *baseIndex) (encoded, *refMatch, error) {
+	match, ref, err := s.loadReference(ctx, p, h, in, idx, pol)
 	if err != nil {
 		return encoded{}, nil, err
 	}
-	t := *pf.tensor
-	t.SHA256 = &sum // already hashed: the encoder need not hash it again
-	e, err := s.encodeTensor(ctx, p, t, ref, pol)
+	e, err := s.encodeTensor(ctx, p, in, ref, pol)
 	if err != nil {
 		return encoded{}, nil, err
 	}
-	if !e.header.Lossy && e.header.ContentHash != sum {
+	if !e.header.Lossy && e.header.ContentHash != *in.t.SHA256 {
 		return encoded{}, nil, errors.New("encoder reported the wrong content hash")
 	}
 	if e.usedRef {
 		return e, match, nil
 	}
 	return e, nil, nil
+}
+
+// encodeBlob encodes a file that is not a tensor, compressed alone (or
+// verbatim), and keeps the object.
+func (s *Store) encodeBlob(ctx context.Context, p string, in *input, pol policy) (encoded, error) {
+	e, err := s.encodeTensor(ctx, p, in, nil, pol.forBlob())
+	if err != nil {
+		return encoded{}, err
+	}
+	if e.header.ContentHash != *in.t.SHA256 {
+		return encoded{}, errors.New("encoder reported the wrong content hash")
+	}
+	return e, nil
 }
 
 // objectContentHash returns the SHA-256 of what object id reconstructs to,
@@ -416,7 +368,7 @@ func objectRecord(enc *encoded, kind catalog.Kind, ref *refMatch) catalog.Object
 		Strategy:   strategy,
 		Lossy:      enc.header.Lossy,
 		RawSize:    enc.header.RawSize,
-		StoredSize: int64(len(enc.data)),
+		StoredSize: enc.size,
 	}
 	if ref != nil {
 		o.Ref, o.RefMatch, o.RefSimilarity = ref.entry.Object, ref.how, ref.similarity
@@ -536,128 +488,3 @@ var errObjectGone = errors.New("object deleted by a concurrent sweep")
 // maxObjectGoneRetries bounds the ingests of one file that meet
 // errObjectGone.
 const maxObjectGoneRetries = 3
-
-// stagedPiece is how much readStaged reads at once; the hash follows
-// piece by piece.
-const stagedPiece = 4 << 20
-
-// mapStagedMin is the size from which a stable staged file is mapped
-// rather than read.
-const mapStagedMin = 1 << 20
-
-// stagedData is a staged file read (or mapped) into memory, with the
-// SHA-256 of its content computed in the background as the pieces arrive.
-type stagedData struct {
-	data     []byte
-	mapped   bool          // data is a mapping of the file (release unmaps it)
-	given    *ContentSum   // the caller's hash of the content, if it covers the file
-	done     chan struct{} // closed once computed is set (nil: nothing computed)
-	computed ContentSum
-}
-
-// readStaged reads the whole staged file, whatever its file offset, or,
-// when the caller vouches that it is stable, maps it. Unless given covers
-// the whole file, a ContentHasher hashes it behind the reads. The caller
-// must release the result once no slice of its data is in use.
-func readStaged(f *os.File, given *ContentSum, stable bool) (*stagedData, error) {
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", f.Name())
-	}
-	size := st.Size()
-	if size < 0 || int64(int(size)) != size {
-		return nil, fmt.Errorf("%s: size %d out of range", f.Name(), size)
-	}
-	sd := &stagedData{}
-	if stable && size >= mapStagedMin {
-		if m, err := mapFile(f, size); err == nil {
-			sd.data, sd.mapped = m, true
-		}
-	}
-	if !sd.mapped {
-		sd.data = make([]byte, size)
-	}
-	var pieces chan int64
-	if given != nil && given.Size == size {
-		sd.given = given
-	} else {
-		pieces = make(chan int64, size/stagedPiece+1)
-		sd.done = make(chan struct{})
-		go func() {
-			defer close(sd.done)
-			var h ContentHasher
-			for off := range pieces {
-				h.Write(sd.data[off:min(off+stagedPiece, size)])
-			}
-			sd.computed = h.Sum()
-		}()
-	}
-	var rerr error
-	for off := int64(0); off < size; off += stagedPiece {
-		buf := sd.data[off:min(off+stagedPiece, size)]
-		if n, err := sd.fill(f, buf, off); err != nil && !(errors.Is(err, io.EOF) && n == len(buf)) {
-			rerr = fmt.Errorf("read %s: %w", f.Name(), err)
-			break
-		}
-		if pieces != nil {
-			pieces <- off
-		}
-	}
-	if pieces != nil {
-		close(pieces)
-	}
-	if rerr == nil {
-		// A file that grew meanwhile would be stored short: refuse.
-		if st2, err := f.Stat(); err == nil && st2.Size() != size {
-			rerr = fmt.Errorf("%s changed size while being stored", f.Name())
-		}
-	}
-	if rerr != nil {
-		sd.release()
-		return nil, rerr
-	}
-	return sd, nil
-}
-
-// fill reads the piece buf of the file at off; a mapped file is there
-// already.
-func (sd *stagedData) fill(f *os.File, buf []byte, off int64) (int, error) {
-	if sd.mapped {
-		return len(buf), nil
-	}
-	return f.ReadAt(buf, off)
-}
-
-// release waits for the background hash and unmaps a mapped file; data
-// must not be used afterwards.
-func (sd *stagedData) release() {
-	sd.wait()
-	if sd.mapped {
-		unmapFile(sd.data)
-		sd.data, sd.mapped = nil, false
-	}
-}
-
-// wait waits for the background hash, if any.
-func (sd *stagedData) wait() {
-	if sd.done != nil {
-		<-sd.done
-	}
-}
-
-// sum returns the SHA-256 of the data from off on: the caller's or the
-// background one when it covers exactly that range, else computed now.
-func (sd *stagedData) sum(off int64) [32]byte {
-	size := int64(len(sd.data))
-	if sd.given.covers(off, size) {
-		return sd.given.Sum
-	}
-	sd.wait()
-	if sd.done != nil && sd.computed.covers(off, size) {
-		return sd.computed.Sum
-	}
-	return sha256.Sum256(sd.data[off:])
-}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,17 +26,17 @@ func TestLargeIngestsTakeTurns(t *testing.T) {
 		release       = make(chan struct{})
 		smallDone     = make(chan struct{})
 	)
-	orig := deltaEncode
-	t.Cleanup(func() { deltaEncode = orig })
-	deltaEncode = func(ctx context.Context, tensor delta.Tensor, ref *delta.Tensor, cfg delta.Config) ([]byte, error) {
-		if len(tensor.Data) >= largeIngestSize {
+	orig := deltaEncodeTo
+	t.Cleanup(func() { deltaEncodeTo = orig })
+	deltaEncodeTo = func(ctx context.Context, tensor delta.StreamTensor, ref *delta.StreamTensor, cfg delta.Config, w io.WriterAt) (delta.Header, int64, error) {
+		if tensor.RawSize() >= largeIngestSize {
 			now := running.Add(1)
 			defer running.Add(-1)
 			for p := peak.Load(); now > p && !peak.CompareAndSwap(p, now); p = peak.Load() {
 			}
 			<-release
 		}
-		return orig(ctx, tensor, ref, cfg)
+		return orig(ctx, tensor, ref, cfg, w)
 	}
 	files := make([][]byte, large)
 	var wg sync.WaitGroup

@@ -220,6 +220,12 @@ func (fullDisk) Put(context.Context, []byte) (string, bool, error) {
 	return "", false, fmt.Errorf("write object: %w", syscall.ENOSPC)
 }
 
+func (fullDisk) PutFile(_ context.Context, f *os.File) (string, int64, bool, error) {
+	f.Close()
+	os.Remove(f.Name())
+	return "", 0, false, fmt.Errorf("write object: %w", syscall.ENOSPC)
+}
+
 func TestFullDiskLeavesNoHalfWrittenEntry(t *testing.T) {
 	s := newStore(t, Options{})
 	ctx := context.Background()

@@ -65,27 +65,33 @@ func checkTensorNames(h *safetensors.Header) error {
 	return nil
 }
 
-// parseSafetensors parses a whole file's bytes as a safetensors file.
-func parseSafetensors(data []byte) (*safetensors.Header, error) {
-	h, err := safetensors.ParseHeader(data, int64(len(data)))
+// readSafetensors reads and parses the header of a file as a safetensors
+// file's; it reads no tensor data.
+func readSafetensors(in *sourceFile) (*safetensors.Header, error) {
+	h, err := safetensors.ReadHeader(in.section(0, in.size), in.size)
 	if err == nil {
 		err = checkTensorNames(h)
 	}
 	return h, err
 }
 
-// ingestSafetensors stores the safetensors file data (header h, sum the
-// SHA-256 of its data section) at p: a blob of its header and an object per
-// tensor. The entry's ContentHash is the data section's, as for .npy files.
-func (s *Store) ingestSafetensors(ctx context.Context, p string, data []byte, h *safetensors.Header, sum [32]byte, pol policy, opts IngestOptions, idx *baseIndex) (ingestResult, error) {
+// ingestSafetensors stores the safetensors file in (header h) at p: a blob
+// of its header and an object per tensor, each read, hashed and encoded a
+// chunk at a time. The entry's ContentHash is the data section's, as for
+// .npy files.
+func (s *Store) ingestSafetensors(ctx context.Context, p string, in *sourceFile, h *safetensors.Header, pol policy, opts IngestOptions, idx *baseIndex) (ingestResult, error) {
 	var (
 		res  ingestResult
 		recs []catalog.Object
 	)
-	bt := blobTensor(h.Raw)
-	hsum := sha256.Sum256(h.Raw)
-	bt.SHA256 = &hsum
-	he, err := s.encodeTensor(ctx, p, bt, nil, pol.forBlob())
+	start := h.DataStart()
+	// The data section's hash (the entry's); each tensor is hashed, and
+	// checked against its own pass, below.
+	sum, err := in.sum(ctx, start, opts.Content, 0)
+	if err != nil {
+		return res, err
+	}
+	he, err := s.encodeTensor(ctx, p, memInput(h.Raw, blobTensor(nil, int64(len(h.Raw))), in.f.Name()), nil, pol.forBlob())
 	if err != nil {
 		return res, fmt.Errorf("header: %w", err)
 	}
@@ -98,24 +104,25 @@ func (s *Store) ingestSafetensors(ctx context.Context, p string, data []byte, h 
 			return res, err
 		}
 	}
-	start := h.DataStart()
 	var parts []catalog.Part
 	for _, ti := range h.ByOffset() {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		t := delta.Tensor{DType: stObjectDTypes[ti.DType], Shape: slices.Clone(ti.Shape), Data: data[start+ti.Begin : start+ti.End]}
-		tsum := sha256.Sum256(t.Data)
-		t.SHA256 = &tsum
+		t := delta.StreamTensor{DType: stObjectDTypes[ti.DType], Shape: slices.Clone(ti.Shape)}
+		tsum, err := in.hashSection(ctx, start+ti.Begin, ti.Size(), chunkBytes(pol.cfg, t.DType.Size))
+		if err != nil {
+			return res, err
+		}
 		label := p + ":" + ti.Name
 		refEntry := cands.lookup(p, ti.Name, stNumpyDescr(ti.DType), string(ti.DType), t.DType, ti.Shape)
-		var ref *delta.Tensor
+		var ref *delta.StreamTensor
 		if refEntry != nil {
-			if ref, err = s.decodeReference(ctx, refEntry, t.DType, t.Shape, false, len(t.Data)); err != nil {
+			if ref, err = s.openReference(ctx, refEntry, t.DType, t.Shape, false); err != nil {
 				return res, err
 			}
 		}
-		e, err := s.encodeTensor(ctx, label, t, ref, pol)
+		e, err := s.encodeTensor(ctx, label, in.input(start+ti.Begin, ti.Size(), t, tsum), ref, pol)
 		if err != nil {
 			return res, fmt.Errorf("tensor %q: %w", ti.Name, err)
 		}
@@ -126,10 +133,13 @@ func (s *Store) ingestSafetensors(ctx context.Context, p string, data []byte, h 
 		recs = append(recs, objectRecord(&e, catalog.KindTensor, used))
 		res.newBytes += e.written
 		parts = append(parts, catalog.Part{Name: ti.Name, DType: string(ti.DType), Shape: t.Shape,
-			Offset: start + ti.Begin, Size: ti.Size(), Object: e.id, ContentHash: hex.EncodeToString(tsum[:])})
+			Offset: start + ti.Begin, Size: ti.Size(), Object: e.id, ContentHash: hex.EncodeToString(tsum.sum[:])})
 	}
-	entry := catalog.Entry{Path: p, Kind: catalog.KindBlob, Mode: opts.Mode, MTime: time.Now(), Size: int64(len(data)),
-		Object: he.id, ContentHash: hex.EncodeToString(sum[:]), Header: slices.Clone(h.Raw)}
+	if err := in.checkUnchanged(); err != nil {
+		return res, err
+	}
+	entry := catalog.Entry{Path: p, Kind: catalog.KindBlob, Mode: opts.Mode, MTime: time.Now(), Size: in.size,
+		Object: he.id, ContentHash: hex.EncodeToString(sum.sum[:]), Header: slices.Clone(h.Raw)}
 	committed, err := s.commitEntry(ctx, entry, commitSet{newObjects: recs, parts: parts, keepMode: opts.Mode == 0, pending: opts.Pending})
 	if err != nil {
 		return res, err
@@ -137,28 +147,6 @@ func (s *Store) ingestSafetensors(ctx context.Context, p string, data []byte, h 
 	res.info, err = s.fileInfo(ctx, committed)
 	res.tensors = len(parts)
 	return res, err
-}
-
-// decodeReference decodes the reference entry ref for a tensor of the
-// given object dtype and shape with dataLen bytes; nil when its chain is
-// too deep to add another link.
-func (s *Store) decodeReference(ctx context.Context, ref *catalog.Entry, dt npy.DType, shape []int64, fortran bool, dataLen int) (*delta.Tensor, error) {
-	depth, err := s.chainDepth(ctx, ref.Object)
-	if err != nil {
-		return nil, fmt.Errorf("reference %s: %w", ref.Path, err)
-	}
-	if depth >= s.opts.MaxChainDepth {
-		return nil, nil
-	}
-	refData := make([]byte, dataLen)
-	if err := s.readObject(ctx, ref.Object, 0, refData, 0, readOptions{direct: true}); err != nil {
-		return nil, fmt.Errorf("reference %s: %w", ref.Path, err)
-	}
-	refSum, err := s.objectContentHash(ctx, ref.Object)
-	if err != nil {
-		return nil, fmt.Errorf("reference %s: %w", ref.Path, err)
-	}
-	return &delta.Tensor{DType: dt, Shape: shape, Fortran: fortran, Data: refData, SHA256: &refSum}, nil
 }
 
 // tensorKey is the name by which tensors match across files and formats
@@ -177,7 +165,7 @@ type nameCandidate struct {
 	st     bool   // a safetensors part (dtype is a safetensors name)
 	object npy.DType
 	shape  []int64
-	entry  catalog.Entry // Object and Path for decodeReference
+	entry  catalog.Entry // Object and Path for openReference
 }
 
 // nameIndex is a base model's tensors by tensor name.

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -32,13 +33,13 @@ func TestIngestStableSource(t *testing.T) {
 	}
 	var staged string // the file being ingested
 	mappedDuringEncode := false
-	orig := deltaEncode
-	t.Cleanup(func() { deltaEncode = orig })
-	deltaEncode = func(ctx context.Context, tensor delta.Tensor, ref *delta.Tensor, cfg delta.Config) ([]byte, error) {
+	orig := deltaEncodeTo
+	t.Cleanup(func() { deltaEncodeTo = orig })
+	deltaEncodeTo = func(ctx context.Context, tensor delta.StreamTensor, ref *delta.StreamTensor, cfg delta.Config, w io.WriterAt) (delta.Header, int64, error) {
 		if maps, err := os.ReadFile("/proc/self/maps"); err == nil && strings.Contains(string(maps), staged) {
 			mappedDuringEncode = true
 		}
-		return orig(ctx, tensor, ref, cfg)
+		return orig(ctx, tensor, ref, cfg, w)
 	}
 	s := newStoreWithBase(t, Options{})
 	ctx := context.Background()

@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"io"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -29,23 +31,27 @@ func watchEncoder(t *testing.T, corrupt bool) func() []encodeCall {
 		mu    sync.Mutex
 		calls []encodeCall
 	)
-	orig := deltaEncode
-	deltaEncode = func(ctx context.Context, tn delta.Tensor, ref *delta.Tensor, cfg delta.Config) ([]byte, error) {
+	orig := deltaEncodeTo
+	deltaEncodeTo = func(ctx context.Context, tn delta.StreamTensor, ref *delta.StreamTensor, cfg delta.Config, w io.WriterAt) (delta.Header, int64, error) {
 		c := encodeCall{skipCheck: cfg.SkipEncodeCheck, hashGiven: tn.SHA256 != nil, withRef: ref != nil}
+		data := make([]byte, tn.RawSize())
+		if _, err := tn.Data.ReadAt(data, 0); err != nil {
+			t.Error(err)
+		}
 		if tn.SHA256 != nil {
-			c.hashRight = *tn.SHA256 == sha256.Sum256(tn.Data)
+			c.hashRight = *tn.SHA256 == sha256.Sum256(data)
 		}
 		mu.Lock()
 		calls = append(calls, c)
 		mu.Unlock()
-		if corrupt && len(tn.Data) > 0 {
-			tn.Data = slices.Clone(tn.Data)
-			tn.Data[len(tn.Data)/2] ^= 0x10
+		if corrupt && len(data) > 0 {
+			data[len(data)/2] ^= 0x10
+			tn.Data = delta.BytesSource(data)
 			tn.SHA256 = nil
 		}
-		return orig(ctx, tn, ref, cfg)
+		return orig(ctx, tn, ref, cfg, w)
 	}
-	t.Cleanup(func() { deltaEncode = orig })
+	t.Cleanup(func() { deltaEncodeTo = orig })
 	return func() []encodeCall {
 		mu.Lock()
 		defer mu.Unlock()
@@ -151,6 +157,12 @@ type failingPuts struct{ catalog.ObjectStore }
 var errPutFails = errors.New("put fails")
 
 func (failingPuts) Put(context.Context, []byte) (string, bool, error) { return "", false, errPutFails }
+
+func (failingPuts) PutFile(_ context.Context, f *os.File) (string, int64, bool, error) {
+	f.Close()
+	os.Remove(f.Name())
+	return "", 0, false, errPutFails
+}
 
 // A failure to write the object is the ingest's error: it is not taken for
 // a failed check and another encoding is not tried.
