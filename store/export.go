@@ -21,6 +21,7 @@ const exportBufferSize = 8 << 20
 
 // Export writes path (a file, or a directory recursively) to dest on the
 // local filesystem, byte-identical to what was ingested (lossless entries).
+// Files and directories get their modification times back.
 // A file export to an existing directory lands inside it. Every file is
 // written to a temporary name and renamed into place only once complete
 // and its content hash checked, so a failure never leaves a wrong file.
@@ -78,6 +79,14 @@ func (s *Store) Export(ctx context.Context, path, dest string, progress Progress
 			return err
 		}
 		done += e.Size
+	}
+	// Directory times last, children before parents: writing into a
+	// directory changes its time.
+	for i := len(entries) - 1; i >= 0; i-- {
+		if e := entries[i]; e.Kind == catalog.KindDir && !e.MTime.IsZero() {
+			rel := strings.TrimPrefix(strings.TrimPrefix(e.Path, p), "/")
+			_ = os.Chtimes(filepath.Join(dest, filepath.FromSlash(rel)), e.MTime, e.MTime)
+		}
 	}
 	return nil
 }
