@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
+
+	"deltafs/delta/planes"
 )
 
 // zstd frames inside payloads (docs/FORMAT.md §4 "zframe"): shared,
@@ -21,22 +23,8 @@ var (
 	zdec     *zstd.Decoder
 )
 
-// zstdLevel maps the configuration's 1..9 effort to a zstd level.
-func zstdLevel(level int) zstd.EncoderLevel {
-	switch {
-	case level <= 2:
-		return zstd.SpeedFastest
-	case level <= 5:
-		return zstd.SpeedDefault
-	case level <= 8:
-		return zstd.SpeedBetterCompression
-	default:
-		return zstd.SpeedBestCompression
-	}
-}
-
 func zencoder(level int) *zstd.Encoder {
-	l := zstdLevel(level)
+	l := planes.ZstdLevel(level)
 	zencMu.Lock()
 	defer zencMu.Unlock()
 	e := zencs[l]

@@ -11,18 +11,26 @@ import (
 // meant for concurrent calls with heavy state, so each goroutine takes its own.
 var zstdEncoderPools [4]sync.Pool
 
-// zstdSpeed maps a level 1..9 to a pool index and a zstd speed.
-func zstdSpeed(level int) (int, zstd.EncoderLevel) {
+// ZstdLevel maps the configuration's effort, 1..9 (compression_level), to
+// a zstd level: the one map of every zstd frame deltafs writes. The
+// default, 6, is zstd's default speed.
+func ZstdLevel(level int) zstd.EncoderLevel {
 	switch {
 	case level <= 3:
-		return 0, zstd.SpeedFastest
+		return zstd.SpeedFastest
 	case level <= 6:
-		return 1, zstd.SpeedDefault
+		return zstd.SpeedDefault
 	case level <= 8:
-		return 2, zstd.SpeedBetterCompression
+		return zstd.SpeedBetterCompression
 	default:
-		return 3, zstd.SpeedBestCompression
+		return zstd.SpeedBestCompression
 	}
+}
+
+// zstdSpeed maps a level 1..9 to a pool index and a zstd speed.
+func zstdSpeed(level int) (int, zstd.EncoderLevel) {
+	l := ZstdLevel(level)
+	return int(l - zstd.SpeedFastest), l
 }
 
 // getZstdEncoder returns a pooled encoder for level, or nil if one cannot be
