@@ -10,16 +10,109 @@ import (
 	"deltafs/npy"
 )
 
-// The fixed layout of an object (docs/FORMAT.md §2–§3).
+// The limits of an object (docs/FORMAT.md §2, §6).
 const (
-	formatVersion   = 1
-	fixedHeaderSize = 104
-	chunkEntrySize  = 24
-	maxNDim         = 64
-	maxRawSize      = 1 << 62
-	maxDim          = 1 << 62
-	payloadSlack    = 65536
+	formatVersion = 1
+	maxNDim       = 64
+	maxRawSize    = 1 << 62
+	maxDim        = 1 << 62
+	payloadSlack  = 65536
 )
+
+// field is one fixed-width field of the object format: its name in
+// docs/FORMAT.md, its offset inside its structure and its size. Every
+// field of the format is named here once; a test checks the document's
+// tables against these.
+type field struct {
+	name      string
+	off, size int
+}
+
+// The fixed header (docs/FORMAT.md §2).
+var (
+	hdrMagic         = field{"magic", 0, 4}
+	hdrFormatVersion = field{"format_version", 4, 2}
+	hdrStrategyID    = field{"strategy_id", 6, 1}
+	hdrFlags         = field{"flags", 7, 1}
+	hdrDTypeKind     = field{"dtype_kind", 8, 1}
+	hdrDTypeSize     = field{"dtype_size", 9, 1}
+	hdrDTypeOrder    = field{"dtype_order", 10, 1}
+	hdrNDim          = field{"ndim", 11, 1}
+	hdrParamsLen     = field{"params_len", 12, 4}
+	hdrChunkSize     = field{"chunk_size", 16, 8}
+	hdrRawSize       = field{"raw_size", 24, 8}
+	hdrNumChunks     = field{"num_chunks", 32, 8}
+	hdrReferenceHash = field{"reference_hash", 40, 32}
+	hdrContentHash   = field{"content_hash", 72, 32}
+
+	fixedHeaderFields = []field{hdrMagic, hdrFormatVersion, hdrStrategyID, hdrFlags,
+		hdrDTypeKind, hdrDTypeSize, hdrDTypeOrder, hdrNDim, hdrParamsLen, hdrChunkSize,
+		hdrRawSize, hdrNumChunks, hdrReferenceHash, hdrContentHash}
+	// fixedHeaderSize is where the fixed header ends and the shape starts.
+	fixedHeaderSize = hdrContentHash.end()
+)
+
+// A chunk table entry (docs/FORMAT.md §3).
+var (
+	entPayloadOffset = field{"payload_offset", 0, 8}
+	entPayloadLength = field{"payload_length", 8, 4}
+	entMethod        = field{"method", 12, 1}
+	entChunkFlags    = field{"chunk_flags", 13, 1}
+	entReserved      = field{"reserved", 14, 2}
+	entPayloadCRC    = field{"payload_crc", 16, 4}
+	entDataCRC       = field{"data_crc", 20, 4}
+
+	chunkEntryFields = []field{entPayloadOffset, entPayloadLength, entMethod, entChunkFlags,
+		entReserved, entPayloadCRC, entDataCRC}
+	chunkEntrySize = entDataCRC.end()
+)
+
+// The variable parts of the header (docs/FORMAT.md §1): 8 bytes a
+// dimension, then the parameters, the chunk table and the header's CRC32C.
+const (
+	shapeDimSize  = 8
+	headerCRCSize = 4
+)
+
+// end is the offset just past f.
+func (f field) end() int { return f.off + f.size }
+
+// in returns f's bytes in b.
+func (f field) in(b []byte) []byte { return b[f.off:f.end()] }
+
+// get reads the little-endian unsigned integer f holds in b.
+func (f field) get(b []byte) uint64 {
+	switch f.size {
+	case 1:
+		return uint64(b[f.off])
+	case 2:
+		return uint64(binary.LittleEndian.Uint16(b[f.off:]))
+	case 4:
+		return uint64(binary.LittleEndian.Uint32(b[f.off:]))
+	}
+	return binary.LittleEndian.Uint64(b[f.off:])
+}
+
+// put writes v as f's little-endian unsigned integer in b.
+func (f field) put(b []byte, v uint64) {
+	switch f.size {
+	case 1:
+		b[f.off] = byte(v)
+	case 2:
+		binary.LittleEndian.PutUint16(b[f.off:], uint16(v))
+	case 4:
+		binary.LittleEndian.PutUint32(b[f.off:], uint32(v))
+	default:
+		binary.LittleEndian.PutUint64(b[f.off:], v)
+	}
+}
+
+// headerSize is the size of an object's header, payload_start: the fixed
+// header, ndim dimensions, paramsLen bytes of parameters, nchunks table
+// entries and the header CRC.
+func headerSize(ndim int, paramsLen, nchunks int64) int64 {
+	return int64(fixedHeaderSize) + shapeDimSize*int64(ndim) + paramsLen + int64(chunkEntrySize)*nchunks + headerCRCSize
+}
 
 var objectMagic = [4]byte{'D', 'L', 'T', 'O'}
 
@@ -122,35 +215,35 @@ func numChunks(raw, chunk int64) int64 {
 // marshalHeader writes the fixed header, shape, params and chunk table
 // followed by the header CRC.
 func marshalHeader(h *Header, strategyID uint8, flags uint8, params []byte, table []chunkEntry) []byte {
-	size := fixedHeaderSize + 8*len(h.Shape) + len(params) + chunkEntrySize*len(table) + 4
-	b := make([]byte, size)
-	copy(b[0:4], objectMagic[:])
-	binary.LittleEndian.PutUint16(b[4:], formatVersion)
-	b[6] = strategyID
-	b[7] = flags
-	b[8] = h.DType.Kind
-	b[9] = byte(h.DType.Size)
-	b[10] = h.DType.Order
-	b[11] = byte(len(h.Shape))
-	binary.LittleEndian.PutUint32(b[12:], uint32(len(params)))
-	binary.LittleEndian.PutUint64(b[16:], uint64(h.ChunkSize))
-	binary.LittleEndian.PutUint64(b[24:], uint64(h.RawSize))
-	binary.LittleEndian.PutUint64(b[32:], uint64(h.NumChunks))
-	copy(b[40:72], h.ReferenceHash[:])
-	copy(b[72:104], h.ContentHash[:])
+	b := make([]byte, headerSize(len(h.Shape), int64(len(params)), int64(len(table))))
+	copy(hdrMagic.in(b), objectMagic[:])
+	hdrFormatVersion.put(b, formatVersion)
+	hdrStrategyID.put(b, uint64(strategyID))
+	hdrFlags.put(b, uint64(flags))
+	hdrDTypeKind.put(b, uint64(h.DType.Kind))
+	hdrDTypeSize.put(b, uint64(h.DType.Size))
+	hdrDTypeOrder.put(b, uint64(h.DType.Order))
+	hdrNDim.put(b, uint64(len(h.Shape)))
+	hdrParamsLen.put(b, uint64(len(params)))
+	hdrChunkSize.put(b, uint64(h.ChunkSize))
+	hdrRawSize.put(b, uint64(h.RawSize))
+	hdrNumChunks.put(b, uint64(h.NumChunks))
+	copy(hdrReferenceHash.in(b), h.ReferenceHash[:])
+	copy(hdrContentHash.in(b), h.ContentHash[:])
 	p := fixedHeaderSize
 	for _, d := range h.Shape {
 		binary.LittleEndian.PutUint64(b[p:], uint64(d))
-		p += 8
+		p += shapeDimSize
 	}
 	p += copy(b[p:], params)
 	for _, e := range table {
-		binary.LittleEndian.PutUint64(b[p:], e.offset)
-		binary.LittleEndian.PutUint32(b[p+8:], e.length)
-		b[p+12] = e.method
-		b[p+13] = e.flags
-		binary.LittleEndian.PutUint32(b[p+16:], e.payCRC)
-		binary.LittleEndian.PutUint32(b[p+20:], e.dataCRC)
+		row := b[p : p+chunkEntrySize]
+		entPayloadOffset.put(row, e.offset)
+		entPayloadLength.put(row, uint64(e.length))
+		entMethod.put(row, uint64(e.method))
+		entChunkFlags.put(row, uint64(e.flags))
+		entPayloadCRC.put(row, uint64(e.payCRC))
+		entDataCRC.put(row, uint64(e.dataCRC))
 		p += chunkEntrySize
 	}
 	binary.LittleEndian.PutUint32(b[p:], crc32c(b[:p]))
@@ -160,10 +253,10 @@ func marshalHeader(h *Header, strategyID uint8, flags uint8, params []byte, tabl
 // headerLen returns the bytes before the payloads, given the fixed header
 // fields; ok=false when it overflows or exceeds limit.
 func headerLen(ndim int, paramsLen uint32, nchunks int64, limit int64) (int64, bool) {
-	if nchunks < 0 || nchunks > limit/chunkEntrySize {
+	if nchunks < 0 || nchunks > limit/int64(chunkEntrySize) {
 		return 0, false
 	}
-	n := int64(fixedHeaderSize) + 8*int64(ndim) + int64(paramsLen) + chunkEntrySize*nchunks + 4
+	n := headerSize(ndim, int64(paramsLen), nchunks)
 	if n > limit {
 		return 0, false
 	}
@@ -178,16 +271,16 @@ type parsedFixed struct {
 	paramsLen  uint32
 }
 
-// parseFixed decodes and validates the 104-byte fixed header.
+// parseFixed decodes and validates the fixed header.
 func parseFixed(b []byte) (parsedFixed, error) {
 	var p parsedFixed
 	if len(b) < fixedHeaderSize {
 		return p, corruptf("object of %d bytes is shorter than the %d-byte header", len(b), fixedHeaderSize)
 	}
-	if [4]byte(b[0:4]) != objectMagic {
-		return p, corruptf("bad magic %q", b[0:4])
+	if [4]byte(hdrMagic.in(b)) != objectMagic {
+		return p, corruptf("bad magic %q", hdrMagic.in(b))
 	}
-	v := binary.LittleEndian.Uint16(b[4:])
+	v := uint16(hdrFormatVersion.get(b))
 	if v > formatVersion {
 		return p, fmt.Errorf("%w: version %d, this build reads up to %d", ErrUnsupportedVersion, v, formatVersion)
 	}
@@ -196,13 +289,13 @@ func parseFixed(b []byte) (parsedFixed, error) {
 	}
 	h := &p.hdr
 	h.FormatVersion = v
-	p.strategyID = b[6]
+	p.strategyID = uint8(hdrStrategyID.get(b))
 	s, ok := strategyFromID(p.strategyID)
 	if !ok {
 		return p, corruptf("unknown strategy id %d", p.strategyID)
 	}
 	h.Strategy = s
-	p.flags = b[7]
+	p.flags = uint8(hdrFlags.get(b))
 	if p.flags&^flagsKnown != 0 {
 		return p, corruptf("unknown header flags %#x", p.flags)
 	}
@@ -212,22 +305,22 @@ func parseFixed(b []byte) (parsedFixed, error) {
 	}
 	h.HasReference = p.flags&flagHasReference != 0
 	h.Fortran = p.flags&flagFortran != 0
-	h.DType = npy.DType{Kind: b[8], Size: int(b[9]), Order: b[10]}
+	h.DType = npy.DType{Kind: byte(hdrDTypeKind.get(b)), Size: int(hdrDTypeSize.get(b)), Order: byte(hdrDTypeOrder.get(b))}
 	if !validDType(h.DType) {
-		return p, corruptf("invalid dtype kind=%q size=%d order=%q", b[8], b[9], b[10])
+		return p, corruptf("invalid dtype kind=%q size=%d order=%q", h.DType.Kind, h.DType.Size, h.DType.Order)
 	}
 	if p.flags&flagBF16Halves != 0 && (h.DType.Kind != 'f' || h.DType.Size != 4 || h.Lossy) {
 		return p, corruptf("bf16 halves flag on %s data", dtypeString(h.DType))
 	}
-	ndim := int(b[11])
+	ndim := int(hdrNDim.get(b))
 	if ndim > maxNDim {
 		return p, corruptf("ndim %d exceeds %d", ndim, maxNDim)
 	}
 	h.Shape = make([]int64, ndim)
-	p.paramsLen = binary.LittleEndian.Uint32(b[12:])
-	cs := binary.LittleEndian.Uint64(b[16:])
-	raw := binary.LittleEndian.Uint64(b[24:])
-	nc := binary.LittleEndian.Uint64(b[32:])
+	p.paramsLen = uint32(hdrParamsLen.get(b))
+	cs := hdrChunkSize.get(b)
+	raw := hdrRawSize.get(b)
+	nc := hdrNumChunks.get(b)
 	if cs < uint64(h.DType.Size) || cs > MaxChunkSize || cs%uint64(h.DType.Size) != 0 {
 		return p, corruptf("chunk size %d invalid for %d-byte elements", cs, h.DType.Size)
 	}
@@ -239,8 +332,8 @@ func parseFixed(b []byte) (parsedFixed, error) {
 		return p, corruptf("%d chunks declared, %d expected", nc, want)
 	}
 	h.NumChunks = int(nc)
-	copy(h.ReferenceHash[:], b[40:72])
-	copy(h.ContentHash[:], b[72:104])
+	copy(h.ReferenceHash[:], hdrReferenceHash.in(b))
+	copy(h.ContentHash[:], hdrContentHash.in(b))
 	if !h.HasReference && h.ReferenceHash != ([32]byte{}) {
 		return p, corruptf("reference hash without reference")
 	}
@@ -250,7 +343,7 @@ func parseFixed(b []byte) (parsedFixed, error) {
 // parseShape reads ndim dimensions and checks them against the raw size.
 func parseShape(b []byte, h *Header) error {
 	for i := range h.Shape {
-		d := binary.LittleEndian.Uint64(b[8*i:])
+		d := binary.LittleEndian.Uint64(b[shapeDimSize*i:])
 		if d > maxDim {
 			return corruptf("dimension %d is %d", i, d)
 		}
@@ -271,14 +364,14 @@ func parseTable(b []byte, h *Header, s Strategy, payloadStart, size int64) ([]ch
 	for i := range t {
 		e := b[i*chunkEntrySize:]
 		c := chunkEntry{
-			offset:  binary.LittleEndian.Uint64(e),
-			length:  binary.LittleEndian.Uint32(e[8:]),
-			method:  e[12],
-			flags:   e[13],
-			payCRC:  binary.LittleEndian.Uint32(e[16:]),
-			dataCRC: binary.LittleEndian.Uint32(e[20:]),
+			offset:  entPayloadOffset.get(e),
+			length:  uint32(entPayloadLength.get(e)),
+			method:  uint8(entMethod.get(e)),
+			flags:   uint8(entChunkFlags.get(e)),
+			payCRC:  uint32(entPayloadCRC.get(e)),
+			dataCRC: uint32(entDataCRC.get(e)),
 		}
-		if binary.LittleEndian.Uint16(e[14:]) != 0 {
+		if entReserved.get(e) != 0 {
 			return nil, corruptf("chunk %d: reserved field set", i)
 		}
 		if c.offset != next {

@@ -43,7 +43,7 @@ type Object struct {
 // is checked before anything is allocated; a malformed object is
 // ErrCorrupt, a newer format ErrUnsupportedVersion.
 func Open(r io.ReaderAt, size int64) (*Object, error) {
-	if size < fixedHeaderSize {
+	if size < int64(fixedHeaderSize) {
 		return nil, corruptf("object of %d bytes is shorter than the %d-byte header", size, fixedHeaderSize)
 	}
 	fixed := make([]byte, fixedHeaderSize)
@@ -61,24 +61,24 @@ func Open(r io.ReaderAt, size int64) (*Object, error) {
 	}
 	b := make([]byte, hlen)
 	copy(b, fixed)
-	if err := readFull(r, b[fixedHeaderSize:], fixedHeaderSize); err != nil {
+	if err := readFull(r, b[fixedHeaderSize:], int64(fixedHeaderSize)); err != nil {
 		return nil, err
 	}
-	if got, want := crc32c(b[:hlen-4]), getU32(b[hlen-4:]); got != want {
+	if got, want := crc32c(b[:hlen-headerCRCSize]), getU32(b[hlen-headerCRCSize:]); got != want {
 		return nil, corruptf("header checksum %08x, stored %08x", got, want)
 	}
 	pos := int64(fixedHeaderSize)
 	if err := parseShape(b[pos:], &h); err != nil {
 		return nil, err
 	}
-	pos += 8 * int64(len(h.Shape))
+	pos += shapeDimSize * int64(len(h.Shape))
 	params := b[pos : pos+int64(p.paramsLen)]
 	pos += int64(p.paramsLen)
 	c, err := codecFromParams(h.Strategy, params, h.RawSize/int64(h.DType.Size), h.DType)
 	if err != nil {
 		return nil, corruptf("%v", err)
 	}
-	table, err := parseTable(b[pos:hlen-4], &h, h.Strategy, hlen, size)
+	table, err := parseTable(b[pos:hlen-headerCRCSize], &h, h.Strategy, hlen, size)
 	if err != nil {
 		return nil, err
 	}

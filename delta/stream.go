@@ -198,7 +198,7 @@ func EncodeTo(ctx context.Context, t StreamTensor, ref *StreamTensor, cfg Config
 	}
 	hashes := e.startHashes()
 	e.params = e.c.params()
-	e.hlen = int64(fixedHeaderSize + 8*len(e.h.Shape) + len(e.params) + chunkEntrySize*e.h.NumChunks + 4)
+	e.hlen = headerSize(len(e.h.Shape), int64(len(e.params)), int64(e.h.NumChunks))
 	size, err := e.encodeChunks()
 	if e.bf16 && errors.Is(err, errNotBF16Halves) {
 		e.bf16 = false
