@@ -1,7 +1,3 @@
-// Package store is deltafs's core: it ingests files (encoding tensors against
-// their model's base) and reconstructs them on read, chunk by chunk through a
-// shared cache. It is the only package that ties catalog, delta and cache
-// together; the mount (fusefs) and the command line use exactly this API.
 package store
 
 import (
