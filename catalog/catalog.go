@@ -186,6 +186,13 @@ type Catalog interface {
 	// LiveObjects returns the ids referenced by entries and, transitively,
 	// by the Ref of a live object.
 	LiveObjects(ctx context.Context) (map[string]bool, error)
+	// Changes returns up to limit committed changes logged after sequence
+	// number after, oldest first; LastChange the newest one's number.
+	// Other mounts of the store poll them to drop what they cached.
+	Changes(ctx context.Context, after uint64, limit int) (ChangeBatch, error)
+	LastChange(ctx context.Context) (uint64, error)
+	// Origin names this handle: the changes it commits carry it.
+	Origin() string
 	Close() error
 }
 

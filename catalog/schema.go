@@ -122,6 +122,34 @@ CREATE TABLE sketches (
 ALTER TABLE entries ADD COLUMN uid INTEGER;
 ALTER TABLE entries ADD COLUMN gid INTEGER;
 `,
+	// 6: the change log other mounts of the store poll: every path whose
+	// entry is created, replaced, changed, renamed (old and new path) or
+	// deleted, and every model whose base is set, in commit order. The
+	// triggers write it in the transaction of the change; the committing
+	// catalog stamps its rows with its origin before commit and prunes all
+	// but the newest rows (see changes.go).
+	`
+CREATE TABLE changes (
+	seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+	path   TEXT NOT NULL,
+	origin TEXT
+);
+CREATE INDEX changes_unstamped ON changes(seq) WHERE origin IS NULL;
+
+CREATE TRIGGER entries_changes_insert AFTER INSERT ON entries BEGIN
+	INSERT INTO changes(path) VALUES (NEW.path);
+END;
+CREATE TRIGGER entries_changes_update AFTER UPDATE ON entries BEGIN
+	INSERT INTO changes(path) VALUES (NEW.path);
+	INSERT INTO changes(path) SELECT OLD.path WHERE OLD.path <> NEW.path;
+END;
+CREATE TRIGGER entries_changes_delete AFTER DELETE ON entries BEGIN
+	INSERT INTO changes(path) VALUES (OLD.path);
+END;
+CREATE TRIGGER models_changes_base AFTER UPDATE OF base ON models BEGIN
+	INSERT INTO changes(path) VALUES (NEW.name);
+END;
+`,
 }
 
 // schemaVersion is the version this build writes.

@@ -46,6 +46,7 @@ type sqliteCatalog struct {
 	busyTimeout time.Duration
 	log         *slog.Logger
 	writer      chan struct{} // holds a token while an Update of this process runs
+	origin      string        // names this handle in the change log
 }
 
 // OpenSQLite opens (creating if needed) the SQLite catalog in file.
@@ -81,7 +82,7 @@ func OpenSQLiteWith(file string, opts SQLiteOptions) (Catalog, error) {
 	db.SetMaxIdleConns(4)
 	stmts := newStmtCache(db)
 	c := &sqliteCatalog{reader: reader{q: db, stmts: stmts}, db: db, busyTimeout: opts.BusyTimeout, log: log,
-		writer: make(chan struct{}, 1)}
+		writer: make(chan struct{}, 1), origin: newOrigin()}
 	if err := c.migrate(context.Background()); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open catalog %s: %w", file, err)
@@ -249,7 +250,11 @@ func (c *sqliteCatalog) updateOnce(ctx context.Context, fn func(tx Tx) error) (e
 			sqlTx.Rollback()
 		}
 	}()
-	if err := fn(&sqliteTx{reader: reader{q: sqlTx, tx: sqlTx, stmts: c.stmts}}); err != nil {
+	tx := &sqliteTx{reader: reader{q: sqlTx, tx: sqlTx, stmts: c.stmts}}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := c.stampChanges(ctx, tx); err != nil {
 		return err
 	}
 	done = true

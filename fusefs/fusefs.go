@@ -22,10 +22,11 @@ import (
 )
 
 // Kernel cache lifetimes. Committed files are immutable and every change
-// made through the mount is announced to the kernel, so entries and file
-// attributes may be cached for long; directory attributes (mtime) and
-// negative lookups are kept briefly so that changes made outside the mount
-// show up soon.
+// made through the mount is announced to the kernel, as is every change
+// made elsewhere (another mount, a command) once the store's change log
+// shows it (coherence.go), so entries and file attributes may be cached
+// for long; directory attributes (mtime) and negative lookups are kept
+// briefly besides.
 const (
 	fileTimeout     = time.Hour
 	dirAttrTimeout  = time.Second
@@ -100,6 +101,13 @@ func serve(ctx context.Context, dir string, backend Backend, opts MountOptions) 
 	fsys := &fsys{backend: backend, log: logger, opts: opts}
 	root := &dirNode{fsys: fsys}
 	fsys.root = root
+	// Changes committed elsewhere from now on are followed once mounted.
+	var follow *follower
+	if feed, ok := backend.(changeFeed); ok {
+		if follow, err = newFollower(ctx, fsys, feed); err != nil {
+			return nil, fmt.Errorf("fusefs: read the store's change log: %w", err)
+		}
+	}
 
 	// Entry and attribute timeouts are set by each reply (no global
 	// default, which go-fuse would put in place of the zero timeouts of
@@ -143,8 +151,20 @@ func serve(ctx context.Context, dir string, backend Backend, opts MountOptions) 
 		return nil, fmt.Errorf("fusefs: mount %s: %w", abs, err)
 	}
 	m := &Mount{dir: abs, server: server, fsys: fsys, done: make(chan struct{})}
+	// The follower lives as long as the mount: it stops at unmount, before
+	// Wait returns.
+	followCtx, stopFollowing := context.WithCancel(context.WithoutCancel(ctx))
+	followed := make(chan struct{})
+	go func() {
+		defer close(followed)
+		if follow != nil {
+			follow.run(followCtx)
+		}
+	}()
 	go func() {
 		server.Wait()
+		stopFollowing()
+		<-followed
 		close(m.done)
 	}()
 	if ra := cmp.Or(opts.ReadAheadKB, DefaultReadAheadKB); ra > 0 && os.Geteuid() == 0 {
