@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -128,6 +129,32 @@ func TestTimesInMount(t *testing.T) {
 		mustOK(t, err)
 		if !st.ModTime().Equal(tc.want) || !fi.MTime.Equal(tc.want) {
 			t.Errorf("%s: stat mtime %v, catalog %v, want %v", tc.path, st.ModTime(), fi.MTime, tc.want)
+		}
+	}
+}
+
+// TestSetgidDirectoryGroup: below a set-group-ID directory, new files and
+// directories get the directory's group, and new directories keep the bit,
+// as on a local filesystem.
+func TestSetgidDirectoryGroup(t *testing.T) {
+	s, _ := newStore(t, store.Options{})
+	m := mountStore(t, s, MountOptions{})
+	dir := filepath.Join(m.Dir(), "m")
+	mustOK(t, os.Mkdir(dir, 0o755))
+	const group = 4242
+	mustOK(t, os.Chown(dir, -1, group))
+	mustOK(t, os.Chmod(dir, os.ModeSetgid|0o775))
+	mustOK(t, os.WriteFile(filepath.Join(dir, "f.txt"), []byte("f"), 0o644))
+	mustOK(t, os.Mkdir(filepath.Join(dir, "sub"), 0o755))
+	for _, tc := range []struct {
+		name string
+		sgid bool
+	}{{"f.txt", false}, {"sub", true}} {
+		st, err := os.Stat(filepath.Join(dir, tc.name))
+		mustOK(t, err)
+		sys := st.Sys().(*syscall.Stat_t)
+		if sys.Gid != group || (st.Mode()&os.ModeSetgid != 0) != tc.sgid || sys.Uid != uint32(os.Geteuid()) {
+			t.Errorf("%s: uid %d gid %d mode %v; want uid %d gid %d, setgid %v", tc.name, sys.Uid, sys.Gid, st.Mode(), os.Geteuid(), group, tc.sgid)
 		}
 	}
 }

@@ -246,3 +246,31 @@ func TestImportKeepsOwnersAndTimes(t *testing.T) {
 		}
 	}
 }
+
+// TestImportByUserOwnsAll: an import by a user other than root records
+// that user as the owner of everything, whoever owns the sources.
+func TestImportByUserOwnsAll(t *testing.T) {
+	src := t.TempDir()
+	mustOK := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustOK(os.MkdirAll(filepath.Join(src, "sub"), 0o755))
+	mustOK(os.WriteFile(filepath.Join(src, "sub", "a.txt"), []byte("a"), 0o644))
+	s := newStore(t, Options{})
+	user := Owner{UID: 4321, GID: 8765}
+	s.self = user // as if the store were opened by that user
+	ctx := context.Background()
+	if _, err := s.Import(ctx, src, "m", ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"m", "m/sub", "m/sub/a.txt"} {
+		fi, err := s.Stat(ctx, p)
+		mustOK(err)
+		if (Owner{UID: fi.UID, GID: fi.GID}) != user {
+			t.Errorf("%s: owner %d:%d, want %v", p, fi.UID, fi.GID, user)
+		}
+	}
+}
