@@ -15,11 +15,13 @@ import (
 func importCommand(env *cliEnv) *cli.Command {
 	return &cli.Command{
 		Name:      "import",
-		Usage:     "import a directory of .npy files (recursively) or an .npz as a new model",
+		Usage:     "import a directory (.npy, .safetensors, any files), an .npz or a .safetensors file as a new model",
 		ArgsUsage: "STORE SRC",
 		Description: `Imports SRC as the new model named by --as. SRC is a directory (every file
 under it is imported: .npy files as tensors, anything else, malformed .npy
-files included, as opaque blobs, with a warning) or an .npz archive.
+files included, as opaque blobs, with a warning), an .npz archive or a
+.safetensors file. Safetensors files (sharded with their index or not) are
+stored tensor by tensor; a malformed one fails the import.
 With --base, each tensor is stored as a delta against the base model's
 tensor at the same path when dtype and shape match, standalone otherwise.
 The stored size in the summary is what "deltafs stats" shows for the model:
