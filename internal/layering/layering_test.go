@@ -25,6 +25,7 @@ var rules = []struct {
 	{"fusefs", []string{"catalog", "delta"}},
 	{"cmd", []string{"catalog", "delta"}},
 	{"npy", []string{"catalog", "delta", "cache", "store", "fusefs", "cmd"}},
+	{"safetensors", []string{"npy", "catalog", "delta", "cache", "store", "fusefs", "cmd"}},
 	{"delta", []string{"catalog", "cache", "store", "fusefs", "cmd"}},
 	{"cache", []string{"catalog", "delta", "store", "fusefs", "cmd"}},
 	{"catalog", []string{"delta", "store", "fusefs", "cmd"}},
