@@ -150,6 +150,14 @@ CREATE TRIGGER models_changes_base AFTER UPDATE OF base ON models BEGIN
 	INSERT INTO changes(path) VALUES (NEW.name);
 END;
 `,
+	// 7: the owner and modification time of a pending file, given to
+	// it when it is stored after a crash (NULL: the user serving the
+	// store, and the time it is stored).
+	`
+ALTER TABLE pending ADD COLUMN uid INTEGER;
+ALTER TABLE pending ADD COLUMN gid INTEGER;
+ALTER TABLE pending ADD COLUMN mtime INTEGER;
+`,
 }
 
 // schemaVersion is the version this build writes.

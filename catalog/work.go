@@ -2,7 +2,9 @@ package catalog
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"time"
 )
 
 // Pending is a file closed through a write-back mount whose encoding has
@@ -17,7 +19,9 @@ type Pending struct {
 	Mode       uint32 // permission bits (0: keep the replaced file's)
 	Strategy   string // "" the store's
 	AllowLossy bool
-	Size       int64 // bytes staged
+	Size       int64     // bytes staged
+	Owner      *Owner    // owner of a new file (nil: the user serving the store)
+	MTime      time.Time // modification time (zero: when it is stored)
 }
 
 // Import is an import in progress: the model it creates and the session
@@ -29,7 +33,7 @@ type Import struct {
 
 // PendingOf returns the pending files of session, oldest first.
 func (r reader) PendingOf(ctx context.Context, session string) ([]Pending, error) {
-	rows, err := r.query(ctx, `SELECT id, session, stage, path, mode, strategy, allow_lossy, size
+	rows, err := r.query(ctx, `SELECT id, session, stage, path, mode, strategy, allow_lossy, size, uid, gid, mtime
 		FROM pending WHERE session = ? ORDER BY id`, session)
 	if err != nil {
 		return nil, mapErr("pending", err)
@@ -37,9 +41,18 @@ func (r reader) PendingOf(ctx context.Context, session string) ([]Pending, error
 	defer rows.Close()
 	var out []Pending
 	for rows.Next() {
-		var p Pending
-		if err := rows.Scan(&p.ID, &p.Session, &p.Stage, &p.Path, &p.Mode, &p.Strategy, &p.AllowLossy, &p.Size); err != nil {
+		var (
+			p             Pending
+			uid, gid, mns sql.NullInt64
+		)
+		if err := rows.Scan(&p.ID, &p.Session, &p.Stage, &p.Path, &p.Mode, &p.Strategy, &p.AllowLossy, &p.Size, &uid, &gid, &mns); err != nil {
 			return nil, mapErr("pending", err)
+		}
+		if uid.Valid && gid.Valid {
+			p.Owner = &Owner{UID: uint32(uid.Int64), GID: uint32(gid.Int64)}
+		}
+		if mns.Valid {
+			p.MTime = time.Unix(0, mns.Int64)
 		}
 		out = append(out, p)
 	}
@@ -69,8 +82,15 @@ func (t *sqliteTx) AddPending(ctx context.Context, p Pending) (int64, error) {
 	if p.Session == "" || p.Stage == "" || p.Path == "" || p.Size < 0 {
 		return 0, fmt.Errorf("%w: pending file %+v", ErrInvalid, p)
 	}
-	res, err := t.exec(ctx, `INSERT INTO pending(session, stage, path, mode, strategy, allow_lossy, size)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, p.Session, p.Stage, p.Path, p.Mode, p.Strategy, p.AllowLossy, p.Size)
+	var uid, gid, mtime any
+	if p.Owner != nil {
+		uid, gid = int64(p.Owner.UID), int64(p.Owner.GID)
+	}
+	if !p.MTime.IsZero() {
+		mtime = unixNanos(p.MTime)
+	}
+	res, err := t.exec(ctx, `INSERT INTO pending(session, stage, path, mode, strategy, allow_lossy, size, uid, gid, mtime)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, p.Session, p.Stage, p.Path, p.Mode, p.Strategy, p.AllowLossy, p.Size, uid, gid, mtime)
 	if err != nil {
 		return 0, mapErr("add pending "+p.Path, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestPendingRecords(t *testing.T) {
@@ -63,6 +64,13 @@ func TestPendingRecords(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("PendingOf = %+v, want %+v", got, want)
+	}
+	// A pending file's owner and time come back as recorded.
+	when := time.Date(2020, 2, 3, 4, 5, 6, 789, time.UTC)
+	add(Pending{Session: "s-3", Stage: "d.stage", Path: "m/d.npy", Owner: &Owner{UID: 1001, GID: 1002}, MTime: when})
+	if got, err := c.PendingOf(ctx, "s-3"); err != nil || len(got) != 1 || got[0].Owner == nil ||
+		*got[0].Owner != (Owner{UID: 1001, GID: 1002}) || !got[0].MTime.Equal(when) {
+		t.Errorf("pending with owner and time: %+v, %v", got, err)
 	}
 	update(t, c, func(tx Tx) error { return tx.DeletePending(ctx, a) })
 	if got, _ := c.PendingOf(ctx, "s-1"); len(got) != 1 || got[0].ID != b {

@@ -220,14 +220,7 @@ func (n *fileNode) ingest(ctx context.Context, path string, st *stagingFile) (st
 	if _, err := st.f.Seek(0, io.SeekStart); err != nil {
 		return store.FileInfo{}, fmt.Errorf("rewind staging file: %w", err)
 	}
-	n.mu.Lock()
-	// Mode 0: the store keeps the replaced file's mode, or gives 0644; a
-	// replaced file keeps its owner too.
-	mode := n.mode
-	owner := store.Owner{UID: n.info.UID, GID: n.info.GID}
-	n.mu.Unlock()
-	opts := store.IngestOptions{Strategy: n.fsys.opts.Strategy, AllowLossy: n.fsys.opts.AllowLossy, Mode: mode,
-		Owner: &owner, MTime: st.commitMTime()}
+	opts := n.ingestOptions(st)
 	// No change of the file while the store reads it: the hash computed as
 	// it was written is then the hash of what the store reads, and the
 	// store may map the file instead of copying it (Stable).
@@ -236,4 +229,18 @@ func (n *fileNode) ingest(ctx context.Context, path string, st *stagingFile) (st
 	opts.Content = st.contentSum()
 	opts.Stable = true
 	return n.fsys.backend.Ingest(detach(ctx), path, st.f, opts)
+}
+
+// ingestOptions are the options a commit (or a pending record) of st
+// stores the file with: the mount's strategy, the node's mode and owner
+// (mode 0: the store keeps the replaced file's, or gives 0644; a replaced
+// file keeps its owner whatever is given) and the time set on it since its
+// last change (zero: the time of the commit).
+func (n *fileNode) ingestOptions(st *stagingFile) store.IngestOptions {
+	n.mu.Lock()
+	mode := n.mode
+	owner := store.Owner{UID: n.info.UID, GID: n.info.GID}
+	n.mu.Unlock()
+	return store.IngestOptions{Strategy: n.fsys.opts.Strategy, AllowLossy: n.fsys.opts.AllowLossy, Mode: mode,
+		Owner: &owner, MTime: st.commitMTime()}
 }

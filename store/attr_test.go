@@ -274,3 +274,47 @@ func TestImportByUserOwnsAll(t *testing.T) {
 		}
 	}
 }
+
+// TestPendingKeepsOwnerAndTime: a file recorded as pending (a write-back
+// mount) and stored later, here when its store is closed, gets the owner
+// and modification time it was recorded with.
+func TestPendingKeepsOwnerAndTime(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	if err := Init(dir); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	mustMkdir(t, s, "m")
+	f, err := os.CreateTemp(s.StagingDir(), "wb-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte("pending bytes")); err != nil {
+		t.Fatal(err)
+	}
+	owner := Owner{UID: 2468, GID: 1357}
+	when := time.Date(2018, 7, 6, 5, 4, 3, 210000000, time.UTC)
+	if _, err := s.RecordPending(ctx, "m/p.txt", f, IngestOptions{Owner: &owner, MTime: when}, 0); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	fi, err := s.Stat(ctx, "m/p.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if (Owner{UID: fi.UID, GID: fi.GID}) != owner || !fi.MTime.Equal(when) {
+		t.Errorf("stored pending file: owner %d:%d mtime %v, want %v %v", fi.UID, fi.GID, fi.MTime, owner, when)
+	}
+}

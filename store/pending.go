@@ -51,6 +51,7 @@ func (s *Store) RecordPending(ctx context.Context, path string, f *os.File, opts
 	rec := catalog.Pending{
 		Session: s.session.name, Stage: filepath.Base(f.Name()), Path: p, Mode: opts.Mode,
 		Strategy: string(opts.Strategy), AllowLossy: opts.AllowLossy, Size: st.Size(),
+		Owner: opts.Owner, MTime: opts.MTime,
 	}
 	var id int64
 	err = s.update(ctx, func(tx catalog.Tx) error {

@@ -177,7 +177,8 @@ func (s *Store) storePending(ctx context.Context, ss *session, p catalog.Pending
 		return err
 	}
 	defer f.Close()
-	opts := IngestOptions{Mode: p.Mode, Strategy: delta.Strategy(p.Strategy), AllowLossy: p.AllowLossy, Pending: p.ID}
+	opts := IngestOptions{Mode: p.Mode, Strategy: delta.Strategy(p.Strategy), AllowLossy: p.AllowLossy, Pending: p.ID,
+		Owner: p.Owner, MTime: p.MTime}
 	_, err = s.ingestChecked(ctx, p.Path, f, opts, nil)
 	switch {
 	case err == nil:
