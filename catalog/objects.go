@@ -99,28 +99,48 @@ func (d *DirObjects) PutReader(ctx context.Context, r io.Reader) (id string, siz
 	return id, size, nil
 }
 
-// CreateTemp creates an empty temporary object file.
+// CreateTemp creates an empty temporary object file, flock-ed through its
+// own descriptor until it is closed (PutFile closes it once it is renamed
+// into place), so that RemoveTemp of any process leaves it alone.
 func (d *DirObjects) CreateTemp(ctx context.Context) (*os.File, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	for range 8 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		f, err := os.CreateTemp(d.dir, tempPrefix+"*")
+		if err != nil {
+			return nil, fmt.Errorf("catalog: write object: %w", err)
+		}
+		err = flockRetry(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			// Still the file under its name (not taken for a dead
+			// writer's and removed before it was locked)?
+			if st, serr := os.Stat(f.Name()); serr == nil {
+				if fst, ferr := f.Stat(); ferr == nil && os.SameFile(st, fst) {
+					return f, nil
+				}
+			}
+		}
+		f.Close()
+		os.Remove(f.Name())
+		if err != nil && !errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("catalog: write object: %w", err)
+		}
 	}
-	f, err := os.CreateTemp(d.dir, tempPrefix+"*")
-	if err != nil {
-		return nil, fmt.Errorf("catalog: write object: %w", err)
-	}
-	return f, nil
+	return nil, errors.New("catalog: write object: no temp file could be locked")
 }
 
 // PutFile hashes the object written to f, a file from CreateTemp, and makes
-// it durable under its id (fsync, rename, directory fsync); an object that
-// exists already with that size is kept and f removed.
+// it durable under its id (fsync, read-only, rename, directory fsync, then
+// close, which drops the temp file's lock once it has its name); an object
+// that exists already with that size is kept and f removed.
 func (d *DirObjects) PutFile(ctx context.Context, f *os.File) (id string, size int64, created bool, err error) {
 	tmp := f.Name()
 	defer func() {
 		if err != nil || !created {
-			f.Close()
 			os.Remove(tmp)
 		}
+		f.Close()
 	}()
 	h := sha256.New()
 	size, err = io.Copy(h, ctxReader{ctx, io.NewSectionReader(f, 0, 1<<62)})
@@ -131,7 +151,10 @@ func (d *DirObjects) PutFile(ctx context.Context, f *os.File) (id string, size i
 	if fi, err := os.Stat(d.path(id)); err == nil && fi.Size() == size {
 		return id, size, false, nil
 	}
-	if err := d.commitTemp(ctx, f, id); err != nil {
+	if err := f.Sync(); err != nil {
+		return "", 0, false, fmt.Errorf("catalog: write object %s: fsync: %w", id, err)
+	}
+	if err := d.placeTemp(ctx, tmp, id); err != nil {
 		return "", 0, false, err
 	}
 	return id, size, true, nil
@@ -170,6 +193,12 @@ func (d *DirObjects) commitTemp(ctx context.Context, f tempFile, id string) erro
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("catalog: write object %s: close: %w", id, err)
 	}
+	return d.placeTemp(ctx, tmp, id)
+}
+
+// placeTemp makes the synced temp file tmp, holding object id, read-only
+// and renames it into place durably.
+func (d *DirObjects) placeTemp(ctx context.Context, tmp, id string) error {
 	if err := os.Chmod(tmp, 0o444); err != nil {
 		return fmt.Errorf("catalog: write object %s: %w", id, err)
 	}

@@ -394,3 +394,34 @@ func TestObjectsPutFile(t *testing.T) {
 		})
 	}
 }
+
+// TestCreateTempIsLocked: RemoveTemp of any age leaves a temp file from
+// CreateTemp alone while its writer has it open, and PutFile still stores
+// it; one its writer closed without storing is removed.
+func TestCreateTempIsLocked(t *testing.T) {
+	d, _ := newTestObjects(t)
+	ctx := context.Background()
+	f, err := d.CreateTemp(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("locked "), 1000)
+	if _, err := f.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := d.RemoveTemp(ctx, 0); err != nil || n != 0 {
+		t.Fatalf("RemoveTemp beside a live writer removed %d (%v)", n, err)
+	}
+	if id, _, created, err := d.PutFile(ctx, f); err != nil || !created || id != ObjectID(data) {
+		t.Fatalf("PutFile after RemoveTemp: %s, %v, %v", id, created, err)
+	}
+	dead, err := d.CreateTemp(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead.Close()
+	if n, err := d.RemoveTemp(ctx, 0); err != nil || n != 1 {
+		t.Fatalf("RemoveTemp of a closed writer's temp file removed %d (%v)", n, err)
+	}
+	assertNoTemp(t, d)
+}
