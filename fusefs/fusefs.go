@@ -109,6 +109,19 @@ func serve(ctx context.Context, dir string, backend Backend, opts MountOptions) 
 		}
 	}
 
+	server, err := fs.Mount(abs, root, mountOptions(opts, rootInfo.Inode, logger))
+	if err != nil {
+		return nil, fmt.Errorf("fusefs: mount %s: %w", abs, err)
+	}
+	m := &Mount{dir: abs, server: server, fsys: fsys, done: make(chan struct{})}
+	m.run(ctx, opts, follow, logger)
+	logger.Debug("mounted", "dir", abs, "read_only", opts.ReadOnly)
+	return m, nil
+}
+
+// mountOptions are go-fuse's options for a mount with opts whose root has
+// inode rootIno (0: go-fuse's own).
+func mountOptions(opts MountOptions, rootIno uint64, logger *slog.Logger) *fs.Options {
 	// Entry and attribute timeouts are set by each reply (no global
 	// default, which go-fuse would put in place of the zero timeouts of
 	// files being written).
@@ -132,8 +145,8 @@ func serve(ctx context.Context, dir string, backend Backend, opts MountOptions) 
 		// 000, not go-fuse's substitute 0644.
 		NullPermissions: true,
 	}
-	if rootInfo.Inode != 0 {
-		fopts.RootStableAttr = &fs.StableAttr{Ino: rootInfo.Inode}
+	if rootIno != 0 {
+		fopts.RootStableAttr = &fs.StableAttr{Ino: rootIno}
 	}
 	// The kernel checks permissions against the modes and owners the
 	// catalog reports (default_permissions), as on a local filesystem: the
@@ -146,13 +159,14 @@ func serve(ctx context.Context, dir string, backend Backend, opts MountOptions) 
 	fuseLog := slog.NewLogLogger(logger.Handler(), slog.LevelDebug)
 	fopts.MountOptions.Logger = fuseLog
 	fopts.Logger = fuseLog
-	server, err := fs.Mount(abs, root, fopts)
-	if err != nil {
-		return nil, fmt.Errorf("fusefs: mount %s: %w", abs, err)
-	}
-	m := &Mount{dir: abs, server: server, fsys: fsys, done: make(chan struct{})}
-	// The follower lives as long as the mount: it stops at unmount, before
-	// Wait returns.
+	return fopts
+}
+
+// run starts what a live mount needs: the follower of changes made
+// elsewhere (nil: none), which lives as long as the mount and stops at
+// unmount before Wait returns; the kernel's read-ahead; and the unmount
+// when ctx ends.
+func (m *Mount) run(ctx context.Context, opts MountOptions, follow *follower, logger *slog.Logger) {
 	followCtx, stopFollowing := context.WithCancel(context.WithoutCancel(ctx))
 	followed := make(chan struct{})
 	go func() {
@@ -162,27 +176,25 @@ func serve(ctx context.Context, dir string, backend Backend, opts MountOptions) 
 		}
 	}()
 	go func() {
-		server.Wait()
+		m.server.Wait()
 		stopFollowing()
 		<-followed
 		close(m.done)
 	}()
 	if ra := cmp.Or(opts.ReadAheadKB, DefaultReadAheadKB); ra > 0 && os.Geteuid() == 0 {
-		if err := setReadAhead(abs, ra); err != nil {
-			logger.Warn("cannot set the read-ahead", "dir", abs, "err", err)
+		if err := setReadAhead(m.dir, ra); err != nil {
+			logger.Warn("cannot set the read-ahead", "dir", m.dir, "err", err)
 		}
 	}
 	go func() {
 		select {
 		case <-ctx.Done():
 			if err := m.Unmount(); err != nil {
-				logger.Error("unmount", "dir", abs, "err", err)
+				logger.Error("unmount", "dir", m.dir, "err", err)
 			}
 		case <-m.done:
 		}
 	}()
-	logger.Debug("mounted", "dir", abs, "read_only", opts.ReadOnly)
-	return m, nil
 }
 
 // Dir is the mount point.
