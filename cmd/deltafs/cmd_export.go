@@ -23,8 +23,15 @@ func exportCommand(env *cliEnv) *cli.Command {
 what was imported. As with cp -r, when DEST is an existing directory the
 result goes inside it; an existing file is never overwritten. The result
 appears only once complete: on any error (corrupt data included) nothing
-is left at the destination.`,
-		Flags: []cli.Flag{noProgressFlag()},
+is left at the destination.
+
+--format npy writes each safetensors file as one .npy per tensor, named by
+the tensor name with "." read as "/" (bf16 as the exact float32 upcast);
+--format safetensors writes the .npy files of a directory as one
+model.safetensors, tensors named by their paths with "/" read as ".".
+Other files are written as they are.`,
+		Flags: []cli.Flag{noProgressFlag(),
+			&cli.StringFlag{Name: "format", Usage: "write another view: `npy` (a .npy per safetensors tensor) or safetensors (the .npy files as one file)"}},
 		Action: func(c *cli.Context) error {
 			if err := checkArgs(c, 3, 3); err != nil {
 				return err
@@ -58,7 +65,15 @@ func (e *cliEnv) exportAction(c *cli.Context) error {
 		return err
 	}
 	progress, clearBar := e.progress(c, "exporting "+displayPath(p))
-	err = st.Export(c.Context, p, tmp, progress)
+	if format := c.String("format"); format != "" {
+		var warnings []string
+		warnings, err = st.ExportFormat(c.Context, p, tmp, format, progress)
+		for _, w := range warnings {
+			fmt.Fprintf(e.stderr, "deltafs export: warning: %s\n", w)
+		}
+	} else {
+		err = st.Export(c.Context, p, tmp, progress)
+	}
 	clearBar()
 	if err == nil {
 		err = os.Rename(tmp, target)
