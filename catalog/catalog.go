@@ -140,6 +140,9 @@ type Tx interface {
 	PutEntry(ctx context.Context, e Entry) error
 	// SetParts replaces the parts of the file at path (nil: none).
 	SetParts(ctx context.Context, path string, parts []Part) error
+	// SetRoot sets the root directory's mode, modification time and owner
+	// (nil keeps it): the root is never replaced, only these change.
+	SetRoot(ctx context.Context, mode uint32, mtime time.Time, owner *Owner) error
 	// PutObject records an object; recording an existing id is a no-op.
 	PutObject(ctx context.Context, o Object) error
 	// Delete removes a file or an empty directory.

@@ -106,3 +106,22 @@ func TestOwnerKept(t *testing.T) {
 		})
 	}
 }
+
+// TestSetRoot: the root's mode, time and owner change (a nil owner keeps
+// it); nothing else about it does.
+func TestSetRoot(t *testing.T) {
+	c := openTest(t)
+	ctx := context.Background()
+	when := time.Date(2022, 3, 4, 5, 6, 7, 8, time.UTC)
+	o := &Owner{UID: 7, GID: 8}
+	update(t, c, func(tx Tx) error { return tx.SetRoot(ctx, 0o1777, when, o) })
+	update(t, c, func(tx Tx) error { return tx.SetRoot(ctx, 0o1775, when, nil) })
+	root, err := c.Get(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if root.Mode != 0o1775 || !root.MTime.Equal(when) || root.Owner == nil || *root.Owner != *o ||
+		root.Kind != KindDir || root.Inode != 1 {
+		t.Fatalf("root after SetRoot: %+v", root)
+	}
+}

@@ -98,6 +98,21 @@ func (t *sqliteTx) PutEntry(ctx context.Context, e Entry) error {
 	return mapErr("replace "+quote(e.Path), err)
 }
 
+// SetRoot sets the root directory's mode, modification time (zero: now)
+// and owner (nil keeps it).
+func (t *sqliteTx) SetRoot(ctx context.Context, mode uint32, mtime time.Time, owner *Owner) error {
+	if mtime.IsZero() {
+		mtime = time.Now()
+	}
+	var uid, gid any
+	if owner != nil {
+		uid, gid = int64(owner.UID), int64(owner.GID)
+	}
+	_, err := t.exec(ctx, `UPDATE entries SET mode = ?, mtime = ?, uid = coalesce(?, uid), gid = coalesce(?, gid)
+		WHERE path = ''`, mode, unixNanos(mtime), uid, gid)
+	return mapErr("set the root's attributes", err)
+}
+
 func validateEntry(e Entry) error {
 	if err := ValidatePath(e.Path); err != nil {
 		return err

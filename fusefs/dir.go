@@ -123,20 +123,17 @@ func (n *dirNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrO
 }
 
 // Setattr stores a directory's new mode, owner and modification time (the
-// kernel has checked that the caller may change them). The root's are
-// fixed: changes are accepted and not stored.
+// kernel has checked that the caller may change them), the root's too.
 func (n *dirNode) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	if n.fsys.opts.ReadOnly {
 		return syscall.EROFS
 	}
-	if !n.IsRoot() {
-		path, ok := n.path()
-		if !ok {
-			return syscall.ENOENT
-		}
-		if errno := n.fsys.setStoredAttr(ctx, path, in); errno != 0 {
-			return errno
-		}
+	path, ok := n.path()
+	if !ok {
+		return syscall.ENOENT
+	}
+	if errno := n.fsys.setStoredAttr(ctx, path, in); errno != 0 {
+		return errno
 	}
 	return n.Getattr(ctx, fh, out)
 }

@@ -35,8 +35,7 @@ func (s *Store) ownerOf(e catalog.Entry) Owner {
 }
 
 // Chmod sets the permission bits (mode & 07777) of the file or directory at
-// path; its content, inode and modification time stay. The root has fixed
-// permissions (ErrInvalidPath).
+// path ("" the root); its content, inode and modification time stay.
 func (s *Store) Chmod(ctx context.Context, path string, mode uint32) error {
 	if mode&^permBits != 0 {
 		return &PathError{Op: "chmod", Path: path, Err: ErrInvalidMode}
@@ -48,9 +47,8 @@ func (s *Store) Chmod(ctx context.Context, path string, mode uint32) error {
 	})
 }
 
-// Chown sets the owner of the file or directory at path. Who may do so is
-// the caller's to check (the kernel does for a mount). The root has a fixed
-// owner, the user serving the store (ErrInvalidPath).
+// Chown sets the owner of the file or directory at path ("" the root).
+// Who may do so is the caller's to check (the kernel does for a mount).
 func (s *Store) Chown(ctx context.Context, path string, o Owner) error {
 	return s.setAttr(ctx, "chown", path, func(e *catalog.Entry) bool {
 		changed := e.Owner == nil || *e.Owner != o
@@ -60,7 +58,7 @@ func (s *Store) Chown(ctx context.Context, path string, o Owner) error {
 }
 
 // Chtimes sets the modification time of the file or directory at path
-// (the store keeps no access time). The root's is fixed (ErrInvalidPath).
+// ("" the root; the store keeps no access time).
 func (s *Store) Chtimes(ctx context.Context, path string, mtime time.Time) error {
 	if mtime.IsZero() {
 		mtime = time.Unix(0, 0) // the catalog reads a zero time as now
@@ -76,9 +74,6 @@ func (s *Store) Chtimes(ctx context.Context, path string, mtime time.Time) error
 // it only when change reports a difference.
 func (s *Store) setAttr(ctx context.Context, op, path string, change func(e *catalog.Entry) bool) error {
 	p, err := cleanPath(path)
-	if err == nil && p == "" {
-		err = ErrInvalidPath
-	}
 	if err != nil {
 		return &PathError{Op: op, Path: path, Err: err}
 	}
@@ -92,6 +87,9 @@ func (s *Store) setAttr(ctx context.Context, op, path string, change func(e *cat
 		}
 		if !change(&e) {
 			return nil
+		}
+		if p == "" {
+			return tx.SetRoot(ctx, e.Mode, e.MTime, e.Owner)
 		}
 		return tx.PutEntry(ctx, e)
 	})
