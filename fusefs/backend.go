@@ -24,6 +24,7 @@ type Backend interface {
 	Chtimes(ctx context.Context, path string, mtime time.Time) error
 	StagingDir() string
 	RuntimeStats() store.RuntimeStats
+	Dir() string // the store's directory, shown as the mount's source
 }
 
 var _ Backend = (*store.Store)(nil)

@@ -168,7 +168,20 @@ func (n *dirNode) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 		}
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
-	return fs.NewListDirStream(entries), 0
+	return fs.NewListDirStream(append(n.dots(), entries...)), 0
+}
+
+// dots are the entries "." and ".." that every directory lists (go-fuse
+// answers their lookups itself).
+func (n *dirNode) dots() []fuse.DirEntry {
+	parent := n.StableAttr().Ino
+	if _, p := n.Parent(); p != nil {
+		parent = p.StableAttr().Ino
+	}
+	return []fuse.DirEntry{
+		{Name: ".", Mode: syscall.S_IFDIR, Ino: n.StableAttr().Ino},
+		{Name: "..", Mode: syscall.S_IFDIR, Ino: parent},
+	}
 }
 
 // Statfs reports the space of the disk holding the store (where staged

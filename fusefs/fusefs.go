@@ -129,7 +129,7 @@ func mountOptions(opts MountOptions, rootIno uint64, logger *slog.Logger) *fs.Op
 	fopts := &fs.Options{
 		MountOptions: fuse.MountOptions{
 			AllowOther:   opts.AllowOther,
-			FsName:       "deltafs",
+			FsName:       fsName(backend.Dir()),
 			Name:         "deltafs",
 			DirectMount:  true,
 			MaxWrite:     maxWrite,
@@ -219,4 +219,13 @@ func (m *Mount) Unmount() error {
 		<-m.done
 	})
 	return m.unmountErr
+}
+
+// fsName is the mount's source in /proc/mounts and df: the store's absolute
+// directory.
+func fsName(storeDir string) string {
+	if abs, err := filepath.Abs(storeDir); err == nil {
+		return abs
+	}
+	return storeDir
 }

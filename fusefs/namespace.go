@@ -55,6 +55,9 @@ func (n *dirNode) Create(ctx context.Context, name string, flags, mode uint32, o
 	if n.IsRoot() && name == statsName {
 		return nil, nil, 0, syscall.EEXIST
 	}
+	if err := store.CheckNewName(name); err != nil {
+		return nil, nil, 0, syscall.EINVAL
+	}
 	dir, ok := n.path()
 	if !ok {
 		return nil, nil, 0, syscall.ENOENT
@@ -171,6 +174,9 @@ func (n *dirNode) Rename(ctx context.Context, name string, newParent fs.InodeEmb
 	}
 	if (n.IsRoot() && name == statsName) || (np.IsRoot() && newName == statsName) {
 		return syscall.EPERM
+	}
+	if err := store.CheckNewName(newName); err != nil {
+		return syscall.EINVAL
 	}
 	dir, ok1 := n.path()
 	newDir, ok2 := np.path()

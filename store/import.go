@@ -25,6 +25,9 @@ type ImportOptions struct {
 	AllowLossy bool           // required for a lossy Strategy
 	Settings   Overrides      // over the store's settings and the model's
 	Progress   Progress
+	// FollowSymlinks follows symbolic links to directories (links to files
+	// are always followed); without it they are skipped with a warning.
+	FollowSymlinks bool
 }
 
 // ImportResult summarises an import.
@@ -62,7 +65,7 @@ type importItem struct {
 // belong to the importing user; when that is root, to the source's owner.
 // An import that fails removes the partly imported model again.
 func (s *Store) Import(ctx context.Context, src, model string, opts ImportOptions) (ImportResult, error) {
-	m, err := cleanPath(model)
+	m, err := cleanNewPath(model)
 	if err == nil && !isTopLevel(m) {
 		err = fmt.Errorf("%w: a model name is one path component", ErrInvalidPath)
 	}
@@ -85,7 +88,7 @@ func (s *Store) Import(ctx context.Context, src, model string, opts ImportOption
 	if _, err := s.policyFor(ctx, m, string(opts.Strategy), opts.AllowLossy, opts.Settings); err != nil {
 		return ImportResult{}, &PathError{Op: "import", Path: m, Err: err}
 	}
-	items, closeSrc, err := s.planImport(src)
+	items, skipped, closeSrc, err := s.planImport(src, opts.FollowSymlinks)
 	if err != nil {
 		return ImportResult{}, fmt.Errorf("import %s: %w", src, err)
 	}
@@ -124,6 +127,7 @@ func (s *Store) Import(ctx context.Context, src, model string, opts ImportOption
 		return ImportResult{}, &PathError{Op: "import", Path: m, Err: err}
 	}
 	res, err := s.importItems(ctx, m, base, items, opts)
+	res.Warnings = append(skipped, res.Warnings...)
 	if err != nil {
 		// Leave nothing half-imported behind: neither the model nor the
 		// objects written for it.
@@ -261,75 +265,148 @@ func (s *Store) mkdirAll(ctx context.Context, p string) error {
 
 // planImport lists what importing src means: a directory tree, or the
 // members of an .npz (zip) file.
-func (s *Store) planImport(src string) ([]importItem, func(), error) {
+func (s *Store) planImport(src string, follow bool) (items []importItem, warnings []string, closeSrc func(), err error) {
 	st, err := os.Stat(src)
 	if err != nil {
-		return nil, nil, fmt.Errorf("import source: %w", err)
+		return nil, nil, nil, fmt.Errorf("import source: %w", err)
 	}
 	if st.IsDir() {
-		items, err := planDir(src)
-		return items, func() {}, err
+		items, warnings, err := planDir(src, follow)
+		return items, warnings, func() {}, err
 	}
 	if !st.Mode().IsRegular() {
-		return nil, nil, errors.New("import source is neither a directory nor an .npz file")
+		return nil, nil, nil, errors.New("import source is neither a directory nor an .npz file")
 	}
 	if isSafetensorsName(src) {
-		return []importItem{fileItem(src, filepath.Base(src), st)}, func() {}, nil
+		return []importItem{fileItem(src, filepath.Base(src), st)}, nil, func() {}, nil
 	}
 	zr, err := zip.OpenReader(src)
 	if err != nil {
-		return nil, nil, fmt.Errorf("import source is neither a directory nor a readable .npz (zip) file: %w", err)
+		return nil, nil, nil, fmt.Errorf("import source is neither a directory nor a readable .npz (zip) file: %w", err)
 	}
-	items, err := s.planNPZ(&zr.Reader)
+	items, err = s.planNPZ(&zr.Reader)
 	if err != nil {
 		zr.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	owner, _ := sourceAttr(st)
 	for i := range items {
 		items[i].owner = owner
 	}
-	return items, func() { zr.Close() }, nil
+	return items, nil, func() { zr.Close() }, nil
 }
 
-// planDir lists a directory tree, in lexical order. Symbolic links to
-// files are followed; links to directories and special files are refused.
-func planDir(root string) ([]importItem, error) {
-	var items []importItem
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if path == root {
-			return nil
-		}
-		relOS, err := filepath.Rel(root, path)
-		if err != nil {
-			return err
-		}
-		rel, err := cleanPath(filepath.ToSlash(relOS))
+// planDir lists a directory tree, in lexical order. Symbolic links to files
+// are followed. A link to a directory is followed with follow and skipped
+// with a warning otherwise; a link that dangles or loops is skipped with a
+// warning; special files are refused.
+func planDir(root string, follow bool) ([]importItem, []string, error) {
+	st, err := os.Stat(root)
+	if err != nil {
+		return nil, nil, err
+	}
+	p := &dirPlan{follow: follow, within: map[fileID]bool{idOf(st): true}}
+	if err := p.walk(root, ""); err != nil {
+		return nil, nil, err
+	}
+	return p.items, p.warnings, nil
+}
+
+// dirPlan is the state of planDir's walk.
+type dirPlan struct {
+	follow   bool
+	within   map[fileID]bool // the directories being walked, root first
+	items    []importItem
+	warnings []string
+}
+
+// fileID identifies a file by device and inode.
+type fileID struct{ dev, ino uint64 }
+
+func idOf(fi fs.FileInfo) fileID {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return fileID{dev: uint64(st.Dev), ino: st.Ino}
+	}
+	return fileID{}
+}
+
+// walk lists the directory dir, at rel inside the model, and below it.
+func (p *dirPlan) walk(dir, rel string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, d := range entries {
+		path := filepath.Join(dir, d.Name())
+		r, err := cleanNewPath(joinPath(rel, d.Name()))
 		if err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
-		if d.IsDir() {
-			it := importItem{rel: rel, dir: true, label: path}
-			if st, err := d.Info(); err == nil {
-				it.owner, it.mtime = sourceAttr(st)
-			}
-			items = append(items, it)
-			return nil
-		}
 		st, err := os.Stat(path) // follows a symbolic link
 		if err != nil {
-			return err
+			if d.Type()&fs.ModeSymlink == 0 {
+				return err
+			}
+			p.skipLink(path, err)
+			continue
+		}
+		if st.IsDir() {
+			if err := p.dir(path, r, st, d.Type()&fs.ModeSymlink != 0); err != nil {
+				return err
+			}
+			continue
 		}
 		if !st.Mode().IsRegular() {
-			return fmt.Errorf("%s: not a regular file (directory links and special files are not imported)", path)
+			return fmt.Errorf("%s: not a regular file (special files are not imported)", path)
 		}
-		items = append(items, fileItem(path, rel, st))
+		p.items = append(p.items, fileItem(path, r, st))
+	}
+	return nil
+}
+
+// dir lists the directory at path (reached through a symbolic link when
+// link) and below it.
+func (p *dirPlan) dir(path, rel string, st fs.FileInfo, link bool) error {
+	id := idOf(st)
+	switch {
+	case link && !p.follow:
+		p.warnings = append(p.warnings, fmt.Sprintf("%s: symbolic link to a directory, skipped (import with --follow-symlinks to follow it)", path))
 		return nil
-	})
-	return items, err
+	case p.within[id]:
+		p.warnings = append(p.warnings, fmt.Sprintf("%s: symbolic link to a directory that contains it (a loop), skipped", path))
+		return nil
+	}
+	it := importItem{rel: rel, dir: true, label: path}
+	it.owner, it.mtime = sourceAttr(st)
+	p.items = append(p.items, it)
+	p.within[id] = true
+	defer delete(p.within, id)
+	return p.walk(path, rel)
+}
+
+// skipLink records a symbolic link that cannot be followed.
+func (p *dirPlan) skipLink(path string, err error) {
+	var why string
+	switch target, _ := os.Readlink(path); {
+	case errors.Is(err, syscall.ELOOP):
+		why = "loops"
+	case errors.Is(err, fs.ErrNotExist):
+		why = fmt.Sprintf("points to %s, which does not exist", target)
+	default:
+		why = fmt.Sprintf("cannot be followed: %v", err)
+	}
+	p.warnings = append(p.warnings, fmt.Sprintf("%s: symbolic link that %s, skipped", path, why))
+}
+
+// hasDotComponent reports whether the slash-separated name has a "." or
+// ".." component.
+func hasDotComponent(name string) bool {
+	for c := range strings.SplitSeq(name, "/") {
+		if c == "." || c == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 // fileItem is the import item of the file at path, to be stored at rel.
@@ -372,7 +449,10 @@ func (s *Store) planNPZ(zr *zip.Reader) ([]importItem, error) {
 			return nil, fmt.Errorf("npz member %q: %w: absolute or non-portable name", name, ErrInvalidPath)
 		}
 		isDir := strings.HasSuffix(name, "/")
-		rel, err := cleanPath(name)
+		rel, err := cleanNewPath(name)
+		if err != nil && !hasDotComponent(name) {
+			return nil, fmt.Errorf("npz member %q: %w", name, err)
+		}
 		if err != nil || rel == "" {
 			return nil, fmt.Errorf("npz member %q: %w: it would escape the model", name, ErrInvalidPath)
 		}

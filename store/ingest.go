@@ -76,7 +76,7 @@ func (s *Store) Ingest(ctx context.Context, path string, src *os.File, opts Inge
 
 // ingest is Ingest, with an optional index of the base model's tensors.
 func (s *Store) ingest(ctx context.Context, path string, src *os.File, opts IngestOptions, idx *baseIndex) (ingestResult, error) {
-	p, err := cleanPath(path)
+	p, err := cleanNewPath(path)
 	if err == nil && p == "" {
 		err = ErrIsDir
 	}

@@ -24,7 +24,7 @@ func (s *Store) Mkdir(ctx context.Context, path string) error {
 
 // MkdirWith is Mkdir with the new directory's attributes.
 func (s *Store) MkdirWith(ctx context.Context, path string, opts MkdirOptions) error {
-	p, err := cleanPath(path)
+	p, err := cleanNewPath(path)
 	if err == nil && p == "" {
 		err = ErrExist
 	}
@@ -117,7 +117,7 @@ func (s *Store) Rename(ctx context.Context, oldPath, newPath string) error {
 	if err != nil {
 		return &PathError{Op: "rename", Path: oldPath, Err: err}
 	}
-	np, err := cleanPath(newPath)
+	np, err := cleanNewPath(newPath)
 	if err == nil && np == "" {
 		err = ErrInvalidPath
 	}

@@ -35,14 +35,16 @@ Sizes are printed in binary units (KiB, MiB, GiB) and accepted as 4096,
 // newApp builds the command-line application.
 func newApp(env *cliEnv) *cli.App {
 	app := &cli.App{
-		Name:                  "deltafs",
-		Usage:                 "store model weights as deltas against a base model, serve them as .npy files",
-		Description:           fmt.Sprintf(appDescription, strings.Join(lossyStrategies(), ", ")),
-		Writer:                env.stdout,
-		ErrWriter:             env.stderr,
-		HideHelpCommand:       true,
-		CustomAppHelpTemplate: cli.AppHelpTemplate + "\n" + exitCodeHelp(),
-		ExitErrHandler:        func(*cli.Context, error) {},
+		Name:            "deltafs",
+		Usage:           "store model weights as deltas against a base model, serve them as .npy files",
+		Description:     fmt.Sprintf(appDescription, strings.Join(lossyStrategies(), ", ")),
+		Writer:          env.stdout,
+		ErrWriter:       env.stderr,
+		HideHelpCommand: true,
+		// -lR is -l -R, as ls takes it.
+		UseShortOptionHandling: true,
+		CustomAppHelpTemplate:  cli.AppHelpTemplate + "\n" + exitCodeHelp(),
+		ExitErrHandler:         func(*cli.Context, error) {},
 		Commands: []*cli.Command{
 			initCommand(env),
 			importCommand(env),

@@ -22,6 +22,9 @@ under it is imported: .npy files as tensors, anything else, malformed .npy
 files included, as opaque blobs, with a warning), an .npz archive or a
 .safetensors file. Safetensors files (sharded with their index or not) are
 stored tensor by tensor; a malformed one fails the import.
+Symbolic links to files are followed; links to directories are followed
+with --follow-symlinks and skipped with a warning otherwise, and a link
+that dangles or loops is skipped with a warning.
 With --base, each tensor is stored as a delta against the base model's
 tensor at the same path when dtype and shape match, standalone otherwise.
 The stored size in the summary is what "deltafs stats" shows for the model:
@@ -33,6 +36,7 @@ in it too; the summary then says how much was written now.`,
 			jsonFlag(),
 			bytesFlag(),
 			noProgressFlag(),
+			&cli.BoolFlag{Name: "follow-symlinks", Usage: "follow symbolic links to directories (links to files are always followed)"},
 		}, append(strategyFlags(), settingsFlags()...)...),
 		Action: func(c *cli.Context) error {
 			if err := checkArgs(c, 2, 2); err != nil {
@@ -91,6 +95,7 @@ func (e *cliEnv) importAction(c *cli.Context) error {
 	progress, clearBar := e.progress(c, "importing "+model)
 	res, err := st.Import(c.Context, src, model, store.ImportOptions{
 		Base: base, Strategy: strategy, AllowLossy: allowLossy, Settings: over, Progress: progress,
+		FollowSymlinks: c.Bool("follow-symlinks"),
 	})
 	clearBar()
 	for _, w := range res.Warnings {

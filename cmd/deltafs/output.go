@@ -140,6 +140,11 @@ func toEntryJSON(fi store.FileInfo, usage *store.UsageStats) entryJSON {
 	}
 	if usage != nil {
 		e.LogicalSum, e.StoredSum, e.FilesInside = usage.LogicalBytes, usage.StoredBytes, usage.Files
+		// A model's size is what its files hold, as the table shows.
+		e.Size, e.StoredSize = usage.LogicalBytes, usage.StoredBytes
+		if usage.StoredBytes > 0 {
+			e.Ratio = float64(usage.LogicalBytes) / float64(usage.StoredBytes)
+		}
 	}
 	return e
 }
