@@ -109,7 +109,9 @@ func serve(ctx context.Context, dir string, backend Backend, opts MountOptions) 
 		}
 	}
 
-	server, err := fs.Mount(abs, root, mountOptions(opts, rootInfo.Inode, logger))
+	fopts := mountOptions(opts, rootInfo.Inode, logger)
+	fopts.FsName = fsName(backend.Dir()) // the mount's source: the store
+	server, err := fs.Mount(abs, root, fopts)
 	if err != nil {
 		return nil, fmt.Errorf("fusefs: mount %s: %w", abs, err)
 	}
@@ -129,7 +131,7 @@ func mountOptions(opts MountOptions, rootIno uint64, logger *slog.Logger) *fs.Op
 	fopts := &fs.Options{
 		MountOptions: fuse.MountOptions{
 			AllowOther:   opts.AllowOther,
-			FsName:       fsName(backend.Dir()),
+			FsName:       "deltafs",
 			Name:         "deltafs",
 			DirectMount:  true,
 			MaxWrite:     maxWrite,
