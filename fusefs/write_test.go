@@ -314,7 +314,7 @@ func TestReadOnlyMount(t *testing.T) {
 	sameFiles(t, fx.src, fx.mnt)
 }
 
-func mustOK(t *testing.T, err error) {
+func mustOK(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

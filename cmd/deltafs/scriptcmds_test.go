@@ -38,6 +38,74 @@ var scriptCommands = map[string]func(ts *testscript.TestScript, neg bool, args [
 	"nomount":       cmdNoMount,
 	"compareratio":  cmdCompareRatio,
 	"sigterm":       cmdSigterm,
+	"within":        cmdWithin,
+}
+
+// within DUR exists|gone FILE, within DUR same FILE WANT: FILE exists (is
+// listed in its directory and stats), is gone (neither), or reads as WANT
+// within DUR; polled every few milliseconds through the kernel's caches,
+// as a user would look.
+func cmdWithin(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 {
+		ts.Fatalf("usage: within DUR exists|gone FILE | within DUR same FILE WANT")
+	}
+	limit, err := time.ParseDuration(args[0])
+	ts.Check(err)
+	file := ts.MkAbs(args[2])
+	listed := func() (bool, error) {
+		ents, err := os.ReadDir(filepath.Dir(file))
+		for _, e := range ents {
+			if e.Name() == filepath.Base(file) {
+				return true, err
+			}
+		}
+		return false, err
+	}
+	var check func() error
+	switch {
+	case args[1] == "exists" && len(args) == 3:
+		check = func() error {
+			if ok, err := listed(); !ok || err != nil {
+				return fmt.Errorf("not listed (%v)", err)
+			}
+			_, err := os.Stat(file)
+			return err
+		}
+	case args[1] == "gone" && len(args) == 3:
+		check = func() error {
+			if ok, _ := listed(); ok {
+				return errors.New("still listed")
+			}
+			if _, err := os.Stat(file); !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("stat: %v", err)
+			}
+			return nil
+		}
+	case args[1] == "same" && len(args) == 4:
+		want, err := os.ReadFile(ts.MkAbs(args[3]))
+		ts.Check(err)
+		check = func() error {
+			got, err := os.ReadFile(file)
+			if err == nil && !bytes.Equal(got, want) {
+				err = fmt.Errorf("differs from %s", args[3])
+			}
+			return err
+		}
+	default:
+		ts.Fatalf("usage: within DUR exists|gone FILE | within DUR same FILE WANT")
+	}
+	start := time.Now()
+	for {
+		err := check()
+		if err == nil {
+			ts.Logf("%s %s after %v", args[2], args[1], time.Since(start).Round(time.Millisecond))
+			return
+		}
+		if time.Since(start) > limit {
+			ts.Fatalf("%s: not %s within %v: %v", args[2], args[1], limit, err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 // fixture KIND OUT [ARGS...]: run testdata/gen_fixtures.py.
