@@ -186,9 +186,33 @@ func (f *fsys) invalidate(ctx context.Context, path string) *fs.Inode {
 			child.NotifyContent(0, 0)
 			return parent
 		}
+		if hasWriters(child) {
+			// Detached, the files written below would be dropped at
+			// close as nameless; kept, their commit fails and close()
+			// says so.
+			return parent
+		}
 	}
 	parent.RmChild(name)
 	return parent
+}
+
+// hasWriters reports whether a file below dir is being written through
+// this mount.
+func hasWriters(dir *fs.Inode) bool {
+	for _, child := range dir.Children() {
+		switch ops := child.Operations().(type) {
+		case *fileNode:
+			if ops.writing() {
+				return true
+			}
+		case *dirNode:
+			if hasWriters(child) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // changedElsewhere records the description of the file's entry changed

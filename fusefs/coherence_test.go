@@ -247,3 +247,72 @@ func prime(t testing.TB, mnt, path string) {
 		t.Fatalf("prime: %v", err)
 	}
 }
+
+// lostFeed is a store whose change log always reports that it lost what
+// changed (as when a mount falls more than the log's length behind).
+type lostFeed struct{ *store.Store }
+
+func (l lostFeed) ChangesSince(ctx context.Context, after uint64) (store.Changes, error) {
+	ch, err := l.Store.ChangesSince(ctx, after)
+	ch.Lost, ch.Paths = len(ch.Paths) > 0, nil
+	return ch, err
+}
+
+// TestLostChangesDropEverything: a mount told that changes were lost drops
+// every entry, attribute and page it cached.
+func TestLostChangesDropEverything(t *testing.T) {
+	sa, dir := newStore(t, store.Options{})
+	sb, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	a := mountStore(t, sa, MountOptions{}).Dir()
+	b := mountStore(t, lostFeed{sb}, MountOptions{}).Dir()
+	mustOK(t, os.MkdirAll(filepath.Join(a, "m", "d"), 0o755))
+	mustOK(t, os.WriteFile(filepath.Join(a, "m", "d", "f.bin"), []byte("version one"), 0o644))
+	mustOK(t, os.WriteFile(filepath.Join(a, "m", "g.bin"), []byte("gone soon"), 0o644))
+	waitFor(t, visibleWithin, "setup", hasContent(filepath.Join(b, "m", "d", "f.bin"), []byte("version one")))
+	prime(t, b, "m/g.bin")
+	prime(t, b, "m/d/f.bin")
+
+	mustOK(t, os.WriteFile(filepath.Join(a, "m", "d", "f.bin"), []byte("version two"), 0o644))
+	mustOK(t, os.Remove(filepath.Join(a, "m", "g.bin")))
+	waitFor(t, visibleWithin, "overwrite", hasContent(filepath.Join(b, "m", "d", "f.bin"), []byte("version two")))
+	waitFor(t, visibleWithin, "unlink", isGone(filepath.Join(b, "m", "g.bin")))
+}
+
+// TestWriterKeepsDirectoryRenamedElsewhere: a file being written through
+// one mount in a directory the other mount renames is not silently
+// dropped: its close either stores it or fails.
+func TestWriterKeepsDirectoryRenamedElsewhere(t *testing.T) {
+	a, b, dir := twoMounts(t)
+	mustOK(t, os.MkdirAll(filepath.Join(a, "m", "w"), 0o755))
+	waitFor(t, visibleWithin, "setup", isListed(filepath.Join(b, "m", "w"), true))
+	f, err := os.Create(filepath.Join(b, "m", "w", "x.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("written in b"); err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t, os.Rename(filepath.Join(a, "m", "w"), filepath.Join(a, "m", "w2")))
+	waitFor(t, visibleWithin, "rename", isGone(filepath.Join(a, "m", "w")))
+	time.Sleep(3 * changePollInterval) // b has applied the rename
+	closeErr := f.Close()
+	s, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var stored []string
+	for _, p := range []string{"m/w/x.bin", "m/w2/x.bin"} {
+		if _, err := s.Stat(context.Background(), p); err == nil {
+			stored = append(stored, p)
+		}
+	}
+	t.Logf("close: %v; stored at %v", closeErr, stored)
+	if closeErr == nil && len(stored) == 0 {
+		t.Errorf("close succeeded and the file is stored nowhere")
+	}
+}
