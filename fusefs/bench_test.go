@@ -31,6 +31,7 @@ import (
 
 	"deltafs/internal/synth"
 	"deltafs/internal/testenv"
+	"deltafs/internal/testfixture"
 	"deltafs/store"
 )
 
@@ -290,7 +291,7 @@ func BenchmarkWarmRead(b *testing.B) {
 	m := mountStore(b, s, MountOptions{})
 	raw := filepath.Join(rawDir, "weight.npy")
 	small := filepath.Join(rawDir, "small-pages.npy")
-	if err := copyFile(small, raw); err != nil {
+	if err := testfixture.CopyFile(raw, small, false); err != nil {
 		b.Fatal(err)
 	}
 	if err := cacheInSmallPages(small); err != nil {
@@ -335,24 +336,6 @@ func BenchmarkWarmRead(b *testing.B) {
 	b.ReportMetric(files[1].wall.Seconds()/files[0].wall.Seconds(), "speed-vs-raw")
 	b.ReportMetric(files[1].cpu.Seconds()/files[0].cpu.Seconds(), "cpu-speed-vs-raw")
 	b.ReportMetric(files[2].cpu.Seconds()/files[0].cpu.Seconds(), "cpu-speed-vs-raw-4k")
-}
-
-// copyFile copies src to a new file dst.
-func copyFile(dst, src string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return fmt.Errorf("copy %s: %w", src, err)
-	}
-	return out.Close()
 }
 
 // BenchmarkTimeToFirstByte opens a large delta-encoded tensor on a fresh
@@ -467,21 +450,8 @@ func BenchmarkCopyIn(b *testing.B) {
 	cfg := synth.DefaultConfig()
 	cfg.Dim, cfg.FFN, cfg.Vocab = 1024, 2752, 8192
 	cfg.Layers = int(envMB("DELTAFS_BENCH_LAYERS", 2))
-	base, err := synth.Base(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	tuned, err := synth.FineTune(base, synth.DefaultFineTune(5))
-	if err != nil {
-		b.Fatal(err)
-	}
 	src := b.TempDir()
-	if err := synth.WriteModel(filepath.Join(src, "base"), base); err != nil {
-		b.Fatal(err)
-	}
-	if err := synth.WriteModel(filepath.Join(src, "ft"), tuned); err != nil {
-		b.Fatal(err)
-	}
+	pair := testfixture.WriteModelPair(b, src, cfg, synth.DefaultFineTune(5))
 	b.Logf("%s", synth.Describe(cfg))
 	// Every copy goes into a fresh store holding only the base: a store
 	// that holds the fine-tune already would find each file's content
@@ -494,7 +464,7 @@ func BenchmarkCopyIn(b *testing.B) {
 	plain := b.TempDir()
 	var mountTotal, plainTotal, plainSyncTotal, ingestTotal time.Duration
 	newObjects := 0 // objects the last copy added to its store
-	b.SetBytes(synth.TotalBytes(tuned))
+	b.SetBytes(pair.Bytes)
 	b.ResetTimer()
 	for i := range b.N {
 		name := fmt.Sprintf("ft%d", i)
@@ -545,7 +515,7 @@ func BenchmarkCopyIn(b *testing.B) {
 		b.StartTimer()
 	}
 	b.StopTimer()
-	total := synth.TotalBytes(tuned) * int64(b.N)
+	total := pair.Bytes * int64(b.N)
 	b.ReportMetric(mbps(total, mountTotal), "mount-MiB/s")
 	b.ReportMetric(mbps(total, plainTotal), "plain-MiB/s")
 	b.ReportMetric(plainTotal.Seconds()/mountTotal.Seconds(), "speed-vs-plain")

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"deltafs/internal/testenv"
+	"deltafs/internal/testfixture"
 	"deltafs/store"
 )
 
@@ -156,35 +157,7 @@ func makeModels(t testing.TB, scale int) string {
 // as its base model ("" none), through the store's API.
 func ingestTree(t testing.TB, s *store.Store, src, model, base string) {
 	t.Helper()
-	ctx := context.Background()
-	if err := s.Mkdir(ctx, model); err != nil {
-		t.Fatalf("mkdir %s: %v", model, err)
-	}
-	if base != "" {
-		if err := s.SetBase(ctx, model, base); err != nil {
-			t.Fatalf("set base: %v", err)
-		}
-	}
-	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
-		if err != nil || p == src {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		dst := model + "/" + filepath.ToSlash(rel)
-		if info.IsDir() {
-			return s.Mkdir(ctx, dst)
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		_, err = s.Ingest(ctx, dst, f, store.IngestOptions{})
-		return err
-	})
-	if err != nil {
-		t.Fatalf("ingest %s: %v", src, err)
-	}
+	testfixture.IngestTree[store.IngestOptions, store.FileInfo](t, s, src, model, base)
 }
 
 // listFiles returns the regular files under dir, relative, sorted.

@@ -3,8 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	"deltafs/internal/synth"
+	"deltafs/internal/testfixture"
 )
 
 // benchModel is a synthetic base model and a fine-tune of it, written as
@@ -50,74 +49,8 @@ func loadBenchModel(b *testing.B) benchModel {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { os.RemoveAll(dir) })
-	base, err := synth.Base(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	tuned, err := synth.FineTune(base, synth.DefaultFineTune(2))
-	if err != nil {
-		b.Fatal(err)
-	}
-	m := benchModel{
-		baseDir:  filepath.Join(dir, "base"),
-		tunedDir: filepath.Join(dir, "tuned"),
-		bytes:    synth.TotalBytes(tuned),
-		describe: synth.Describe(cfg) + "; " + synth.DefaultFineTune(2).Describe(),
-	}
-	if err := synth.WriteModel(m.baseDir, base); err != nil {
-		b.Fatal(err)
-	}
-	if err := synth.WriteModel(m.tunedDir, tuned); err != nil {
-		b.Fatal(err)
-	}
-	return m
-}
-
-// treeBytes sums the sizes of the regular files under dir.
-func treeBytes(dir string) int64 {
-	var n int64
-	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if info, err := d.Info(); err == nil {
-				n += info.Size()
-			}
-		}
-		return nil
-	})
-	return n
-}
-
-// copyTree copies every file under src to dst, each fsynced: the baseline
-// (a durable plain copy of the same files).
-func copyTree(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		in, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer in.Close()
-		out, err := os.Create(target)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(out, in); err != nil {
-			out.Close()
-			return err
-		}
-		if err := out.Sync(); err != nil {
-			out.Close()
-			return err
-		}
-		return out.Close()
-	})
+	pair := testfixture.WriteModelPair(b, dir, cfg, synth.DefaultFineTune(2))
+	return benchModel{baseDir: pair.BaseDir, tunedDir: pair.TunedDir, bytes: pair.Bytes, describe: pair.Describe}
 }
 
 // cpuNow is the process's CPU time (user + system), a figure less
@@ -171,7 +104,7 @@ func BenchmarkImportExport(b *testing.B) {
 			dst := filepath.Join(b.TempDir(), "copy")
 			syscall.Sync()
 			cpu += timed(b, func() {
-				if err := copyTree(m.tunedDir, dst); err != nil {
+				if err := testfixture.CopyTree(m.tunedDir, dst); err != nil {
 					b.Fatal(err)
 				}
 			})
@@ -179,7 +112,7 @@ func BenchmarkImportExport(b *testing.B) {
 		reportCPU(b, cpu, size)
 	})
 	b.Run("import-base", func(b *testing.B) {
-		b.SetBytes(treeBytes(m.baseDir))
+		b.SetBytes(testfixture.TreeBytes(m.baseDir))
 		b.StopTimer()
 		var cpu time.Duration
 		var st Stats
@@ -193,7 +126,7 @@ func BenchmarkImportExport(b *testing.B) {
 			})
 			st, _ = s.Stats(ctx)
 		}
-		reportCPU(b, cpu, treeBytes(m.baseDir))
+		reportCPU(b, cpu, testfixture.TreeBytes(m.baseDir))
 		b.ReportMetric(st.Total.Ratio(), "logical/stored")
 	})
 	// With and without the write check (decoding each new object before

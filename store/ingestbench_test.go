@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"deltafs/internal/synth"
+	"deltafs/internal/testfixture"
 )
 
 // BenchmarkIngestFineTune stores the files of a fine-tuned model one by one
@@ -24,23 +24,8 @@ func BenchmarkIngestFineTune(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("DELTAFS_BENCH_LAYERS")); err == nil && v > 0 {
 		cfg.Layers = v
 	}
-	base, err := synth.Base(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	tuned, err := synth.FineTune(base, synth.DefaultFineTune(5))
-	if err != nil {
-		b.Fatal(err)
-	}
-	src := b.TempDir()
-	baseDir, tunedDir := filepath.Join(src, "base"), filepath.Join(src, "ft")
-	if err := synth.WriteModel(baseDir, base); err != nil {
-		b.Fatal(err)
-	}
-	if err := synth.WriteModel(tunedDir, tuned); err != nil {
-		b.Fatal(err)
-	}
-	total := synth.TotalBytes(tuned)
+	pair := testfixture.WriteModelPair(b, b.TempDir(), cfg, synth.DefaultFineTune(5))
+	baseDir, tunedDir, total := pair.BaseDir, pair.TunedDir, pair.Bytes
 	var ingestTotal, copyTotal, cpu time.Duration
 	b.SetBytes(total)
 	b.ResetTimer()
@@ -58,7 +43,7 @@ func BenchmarkIngestFineTune(b *testing.B) {
 		s.Close()
 		syscall.Sync()
 		start = time.Now()
-		if err := copyTree(tunedDir, filepath.Join(b.TempDir(), name)); err != nil {
+		if err := testfixture.CopyTree(tunedDir, filepath.Join(b.TempDir(), name)); err != nil {
 			b.Fatal(err)
 		}
 		copyTotal += time.Since(start)
@@ -73,33 +58,5 @@ func BenchmarkIngestFineTune(b *testing.B) {
 // ingestDir ingests every file under src into model (created, with base).
 func ingestDir(b *testing.B, s *Store, src, model, base string) {
 	b.Helper()
-	ctx := context.Background()
-	if err := s.Mkdir(ctx, model); err != nil {
-		b.Fatal(err)
-	}
-	if base != "" {
-		if err := s.SetBase(ctx, model, base); err != nil {
-			b.Fatal(err)
-		}
-	}
-	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
-		if err != nil || p == src {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		dst := model + "/" + filepath.ToSlash(rel)
-		if info.IsDir() {
-			return s.Mkdir(ctx, dst)
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		_, err = s.Ingest(ctx, dst, f, IngestOptions{})
-		return err
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	testfixture.IngestTree[IngestOptions, FileInfo](b, s, src, model, base)
 }
