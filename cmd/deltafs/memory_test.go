@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"deltafs/internal/synth"
 	"deltafs/internal/testenv"
 )
 
@@ -35,18 +36,17 @@ const (
 
 // TestMemoryBounds runs the binary on a tensor 8× the cache (or of
 // DELTAFS_MEM_TENSOR_MB) and fails when its peak RssAnon breaks a bound; it
-// logs every figure. -short skips it.
+// logs every figure. Under the race detector it builds the binary without
+// it.
 func TestMemoryBounds(t *testing.T) {
-	if testing.Short() {
-		t.Skip("writes and reads 128 MiB tensors several times")
-	}
+	py := testenv.Python(t)
 	bin := deltafsBinary(t)
 	dir := t.TempDir()
 	size := int64(8 * memCache)
 	if mb, err := strconv.ParseInt(os.Getenv("DELTAFS_MEM_TENSOR_MB"), 10, 64); err == nil && mb > 0 {
 		size = mb << 20 // the bounds do not depend on it
 	}
-	src := writeModels(t, dir, size)
+	src := writeModels(t, py, dir, size)
 	st := filepath.Join(dir, "s")
 	runBin(t, bin, "init", st)
 	runBin(t, bin, "import", st, filepath.Join(src, "base"), "--as", "base")
@@ -117,12 +117,23 @@ func readAll(t *testing.T, mnt string) {
 		go func() {
 			defer wg.Done()
 			model := []string{"ft", "base"}[i%2]
-			if _, err := os.ReadFile(filepath.Join(mnt, model, "weight.npy")); err != nil {
+			if err := readThrough(filepath.Join(mnt, model, "weight.npy")); err != nil {
 				t.Error(err)
 			}
 		}()
 	}
 	wg.Wait()
+}
+
+// readThrough reads a file to its end, 1 MiB at a time.
+func readThrough(name string) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.CopyBuffer(io.Discard, f, make([]byte, 1<<20))
+	return err
 }
 
 // checkDelta fails unless path was stored as a delta against the base (a
@@ -223,15 +234,24 @@ func statusField(data []byte, name string) int64 {
 	return 0
 }
 
-// deltafsBinary returns a path named deltafs that runs this test binary as
-// the deltafs command (see TestMain).
+// deltafsBinary returns a deltafs binary without the race detector: this
+// test binary, which runs as the deltafs command under that name (see
+// TestMain), or, when it is built with the race detector, one go build
+// makes.
 func deltafsBinary(t *testing.T) string {
 	t.Helper()
+	bin := filepath.Join(t.TempDir(), "deltafs")
+	if raceEnabled {
+		goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+		if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+			t.Fatalf("go build: %v\n%s", err, out)
+		}
+		return bin
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(t.TempDir(), "deltafs")
 	if err := os.Symlink(exe, bin); err != nil {
 		t.Fatal(err)
 	}
@@ -248,31 +268,32 @@ func runBin(t *testing.T, bin string, args ...string) string {
 	return string(out)
 }
 
-// writeModels writes a synthetic bf16 base tensor of size bytes and three
-// fine-tunes of it (with different updates) as DIR/src/MODEL/weight.npy,
-// MODEL base, ft, ft2 and ft3, and returns DIR/src.
-func writeModels(t *testing.T, dir string, size int64) string {
+// writeModels writes a bf16 base tensor of size bytes (float32 .npy of
+// N(0, 0.02) values rounded to bf16) and three fine-tunes of it (the base
+// plus noise at 2 % of its scale, each with its own seed) as
+// DIR/src/MODEL/weight.npy, MODEL base, ft, ft2 and ft3, and returns
+// DIR/src. numpy writes them: fast also when this test runs under the race
+// detector.
+func writeModels(t *testing.T, py, dir string, size int64) string {
 	t.Helper()
-	models := map[string]synth.Tensor{}
-	for i, name := range []string{"ft", "ft2", "ft3"} {
-		base, tuned, err := synth.PairOfSize(size, synth.BFloat16, 1, synth.DefaultFineTune(uint64(2+i)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		models["base"], models[name] = base, tuned
-	}
 	src := filepath.Join(dir, "src")
-	for model, tensor := range models {
-		data, err := tensor.NPY()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll(filepath.Join(src, model), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(src, model, "weight.npy"), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	const script = `
+import os, sys
+import numpy as np
+src, n = sys.argv[1], int(sys.argv[2]) // 4
+def bf16(a):
+    return (a.view(np.uint32) & np.uint32(0xFFFF0000)).view(np.float32)
+base = np.random.default_rng(1).standard_normal(n, dtype=np.float32) * np.float32(0.02)
+models = {"base": bf16(base)}
+for i, name in enumerate(["ft", "ft2", "ft3"]):
+    noise = np.random.default_rng(2 + i).standard_normal(n, dtype=np.float32) * np.float32(0.0004)
+    models[name] = bf16(base + noise)
+for name, a in models.items():
+    os.makedirs(os.path.join(src, name), exist_ok=True)
+    np.save(os.path.join(src, name, "weight.npy"), a.reshape(-1, 4096))
+`
+	if out, err := exec.Command(py, "-c", script, src, strconv.FormatInt(size, 10)).CombinedOutput(); err != nil {
+		t.Fatalf("generate the tensors: %v\n%s", err, out)
 	}
 	return src
 }
