@@ -38,6 +38,9 @@ func Layout(metadata map[string]string, specs []Spec) (*Header, error) {
 		if !utf8.ValidString(s.Name) {
 			return nil, fmt.Errorf("%w: tensor name %q is not UTF-8", ErrInvalidJSON, s.Name)
 		}
+		if js.Len()+len(s.Name) > MaxHeaderSize { // the JSON of a name is at least as long
+			return nil, fmt.Errorf("%w: above %d bytes at tensor %d", ErrHeaderTooLarge, MaxHeaderSize, i)
+		}
 		if s.Name == MetadataKey || seen[s.Name] {
 			return nil, fmt.Errorf("%w: tensor name %q", ErrDuplicateName, s.Name)
 		}
