@@ -14,28 +14,32 @@
 //     of the original design, then the store's and the model's (kept in the
 //     catalog, deltafs config), then the command's (settings.go); with the
 //     strategy asked for they make the file's policy (policy.go).
-//  2. Reference, early. From the staged file's .npy header alone, the
-//     tensor's reference is looked for and decoded in the background
-//     (refPrep): the base's tensor at the same path, else its only tensor of
-//     that file name, else its most similar tensor of that dtype and shape
-//     (similar.go: sketches of a few windows, kept per object).
-//  3. Read and hash. The staged file is read (or mapped) while a
-//     ContentHasher hashes it behind the reads (contenthash.go), unless the
-//     mount hashed it as it was written.
-//  4. Classify. A valid .npy is a tensor, a safetensors file is split into
-//     its tensors (safetensors.go), anything else is an opaque blob
+//  2. Open and classify. The staged file is mapped when the caller vouches
+//     it is stable (the mount's staging files), else read with pread, a
+//     range at a time: no stage holds the file in memory (source.go). From
+//     its first bytes a valid .npy is a tensor, a safetensors file is split
+//     into its tensors (safetensors.go), anything else is an opaque blob
 //     (classify.go).
-//  5. Deduplicate. A file whose content is stored already (same content
-//     hash, kind, dtype and shape) shares that object; the reference work is
-//     cancelled.
+//  3. Hash. The content hash is the mount's (a ContentHasher hashed it as
+//     it was written, contenthash.go) or taken in a pass over the file,
+//     with the CRC32C of every chunk of a file others may change.
+//  4. Deduplicate. A file whose content is stored already (same content
+//     hash, kind, dtype and shape) shares that object.
+//  5. Reference. The tensor's reference is the base's tensor at the same
+//     path, else its only tensor of that file name, else its most similar
+//     tensor of that dtype and shape (similar.go: sketches of a few
+//     windows, kept per object); the encoder reads it chunk by chunk,
+//     decoded as it goes (objectSource), the cache untouched.
 //  6. Encode. encodeTensor (encode.go) carries out the policy's steps:
 //     policy.next names the form to try (delta, standalone, verbatim) or to
 //     keep, by the sizes measured so far and the settings max_delta_ratio,
-//     min_compression_ratio and min_weight_size.
-//  7. Verify and write. The kept object is written durably to the object
-//     store while every chunk is decoded and compared with the input
-//     (keep); an encoding that fails its check counts as failed and the
-//     policy names the next.
+//     min_compression_ratio and min_weight_size. Each form is encoded a
+//     chunk at a time (delta.EncodeTo) into a temporary object file.
+//  7. Verify and write. The kept object is hashed and renamed into place
+//     (PutFile) while every chunk of it is decoded and compared with the
+//     file (keep); an encoding that fails its check counts as failed and
+//     the policy names the next; a file changed since it was hashed is
+//     refused.
 //  8. Commit. The object record and the entry go into the catalog in one
 //     transaction (commit): until then, a crash leaves only an unreferenced
 //     object file, which the next open (recover.go) or GC removes.
@@ -64,8 +68,8 @@
 //     admits one writer); the catalog's own busy timeout orders processes.
 //   - gcMu: ingests and mutations hold it for reading, GC for writing, so
 //     GC never deletes an object an ingest has written and not committed.
-//   - largeIngests bounds the ingests of large files running at once
-//     (memory), prefetchSem the read-aheads.
+//   - largeIngests bounds the ingests of large files running at once (CPU:
+//     each encodes on every core), prefetchSem the read-aheads.
 //
 // # Files
 //
@@ -78,6 +82,7 @@
 //	settings.go     the settings (knobs), their layers and sources
 //	policy.go       the one decision: delta, standalone or verbatim
 //	ingest.go       Ingest: staged file to committed entry
+//	source.go       the staged file, mapped or read a range at a time
 //	encode.go       carrying out the policy: encode, verify, keep
 //	reference.go    finding a tensor's reference by path and name
 //	tempname.go     copy tools' temporary names, matched by the final name
