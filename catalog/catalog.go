@@ -122,6 +122,7 @@ type Reader interface {
 	Models(ctx context.Context) ([]Model, error)
 	// PendingOf returns the pending files of a session, oldest first.
 	PendingOf(ctx context.Context, session string) ([]Pending, error)
+	PendingByID(ctx context.Context, id int64) (Pending, error)
 	// ImportsOf returns the imports in progress of a session.
 	ImportsOf(ctx context.Context, session string) ([]Import, error)
 	// Settings returns the settings kept for model (key to value), or the

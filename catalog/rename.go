@@ -85,6 +85,9 @@ func (t *sqliteTx) Rename(ctx context.Context, oldPath, newPath string) error {
 			return mapErr(fmt.Sprintf("rename children of %q to %q", oldPath, newPath), err)
 		}
 	}
+	if err := t.renamePending(ctx, oldPath, newPath, src.Kind == KindDir); err != nil {
+		return err
+	}
 	if src.Kind != KindDir {
 		return nil
 	}

@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -31,32 +32,52 @@ type Import struct {
 	Session string
 }
 
+// pendingColumns are the columns scanPending reads.
+const pendingColumns = `id, session, stage, path, mode, strategy, allow_lossy, size, uid, gid, mtime`
+
+// scanPending reads one row of pendingColumns.
+func scanPending(row interface{ Scan(...any) error }) (Pending, error) {
+	var (
+		p             Pending
+		uid, gid, mns sql.NullInt64
+	)
+	if err := row.Scan(&p.ID, &p.Session, &p.Stage, &p.Path, &p.Mode, &p.Strategy, &p.AllowLossy, &p.Size, &uid, &gid, &mns); err != nil {
+		return Pending{}, err
+	}
+	if uid.Valid && gid.Valid {
+		p.Owner = &Owner{UID: uint32(uid.Int64), GID: uint32(gid.Int64)}
+	}
+	if mns.Valid {
+		p.MTime = time.Unix(0, mns.Int64)
+	}
+	return p, nil
+}
+
 // PendingOf returns the pending files of session, oldest first.
 func (r reader) PendingOf(ctx context.Context, session string) ([]Pending, error) {
-	rows, err := r.query(ctx, `SELECT id, session, stage, path, mode, strategy, allow_lossy, size, uid, gid, mtime
-		FROM pending WHERE session = ? ORDER BY id`, session)
+	rows, err := r.query(ctx, `SELECT `+pendingColumns+` FROM pending WHERE session = ? ORDER BY id`, session)
 	if err != nil {
 		return nil, mapErr("pending", err)
 	}
 	defer rows.Close()
 	var out []Pending
 	for rows.Next() {
-		var (
-			p             Pending
-			uid, gid, mns sql.NullInt64
-		)
-		if err := rows.Scan(&p.ID, &p.Session, &p.Stage, &p.Path, &p.Mode, &p.Strategy, &p.AllowLossy, &p.Size, &uid, &gid, &mns); err != nil {
+		p, err := scanPending(rows)
+		if err != nil {
 			return nil, mapErr("pending", err)
-		}
-		if uid.Valid && gid.Valid {
-			p.Owner = &Owner{UID: uint32(uid.Int64), GID: uint32(gid.Int64)}
-		}
-		if mns.Valid {
-			p.MTime = time.Unix(0, mns.Int64)
 		}
 		out = append(out, p)
 	}
 	return out, mapErr("pending", rows.Err())
+}
+
+// PendingByID returns pending file id (ErrNotFound if absent).
+func (r reader) PendingByID(ctx context.Context, id int64) (Pending, error) {
+	p, err := scanPending(r.queryRow(ctx, `SELECT `+pendingColumns+` FROM pending WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Pending{}, fmt.Errorf("%w: pending file %d", ErrNotFound, id)
+	}
+	return p, mapErr("pending", err)
 }
 
 // ImportsOf returns the imports in progress of session.
@@ -141,4 +162,15 @@ func affectedOne(res interface{ RowsAffected() (int64, error) }, err error, op s
 		return fmt.Errorf("%w: %s", ErrNotFound, op)
 	}
 	return nil
+}
+
+// renamePending moves the pending files at oldPath (and below it, for a
+// directory) with it: Rename's part for the pending table.
+func (t *sqliteTx) renamePending(ctx context.Context, oldPath, newPath string, dir bool) error {
+	_, err := t.exec(ctx, `UPDATE pending SET path = ? WHERE path = ?`, newPath, oldPath)
+	if err == nil && dir {
+		_, err = t.exec(ctx, `UPDATE pending SET path = ?1 || CAST(substr(CAST(path AS BLOB), ?3) AS TEXT)
+			WHERE path >= ?2 AND path < ?4`, newPath, oldPath+"/", len(oldPath)+1, subtreeUpper(oldPath))
+	}
+	return mapErr(fmt.Sprintf("rename pending files of %q to %q", oldPath, newPath), err)
 }

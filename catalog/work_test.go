@@ -86,3 +86,32 @@ func TestPendingRecords(t *testing.T) {
 		t.Errorf("ImportsOf after delete = %+v", got)
 	}
 }
+
+// TestRenameMovesPending: pending files follow a rename of their file or of
+// a directory above them; others stay.
+func TestRenameMovesPending(t *testing.T) {
+	c := openTest(t)
+	ctx := context.Background()
+	build(t, c, "m/", "m/d/", "m/d/e/", "m/f.bin", "m/dx/")
+	paths := []string{"m/f.bin", "m/d/a.npy", "m/d/e/b.npy", "m/dx/c.npy", "m/d"}
+	for _, p := range paths {
+		update(t, c, func(tx Tx) error {
+			_, err := tx.AddPending(ctx, Pending{Session: "s", Stage: "x", Path: p})
+			return err
+		})
+	}
+	update(t, c, func(tx Tx) error { return tx.Rename(ctx, "m/d", "m/g") })
+	update(t, c, func(tx Tx) error { return tx.Rename(ctx, "m/f.bin", "m/h.bin") })
+	got, err := c.PendingOf(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gotPaths []string
+	for _, p := range got {
+		gotPaths = append(gotPaths, p.Path)
+	}
+	want := []string{"m/h.bin", "m/g/a.npy", "m/g/e/b.npy", "m/dx/c.npy", "m/g"}
+	if !slices.Equal(gotPaths, want) {
+		t.Errorf("pending paths %v, want %v", gotPaths, want)
+	}
+}

@@ -25,6 +25,9 @@ type Backend interface {
 	StagingDir() string
 	RuntimeStats() store.RuntimeStats
 	Dir() string // the store's directory, shown as the mount's source
+	RecordPending(ctx context.Context, path string, f *os.File, opts store.IngestOptions, replaces int64) (int64, error)
+	MovePending(ctx context.Context, id int64, path string) error
+	DropPending(ctx context.Context, id int64) error
 }
 
 var _ Backend = (*store.Store)(nil)

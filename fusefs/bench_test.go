@@ -442,84 +442,146 @@ func BenchmarkResidentMemory(b *testing.B) {
 	}
 }
 
-// BenchmarkCopyIn copies a fine-tuned model into the mount with cp -r
-// (encoding against its base on close) against cp -r to a plain directory
-// on the same disk.
-func BenchmarkCopyIn(b *testing.B) {
-	testenv.RequireFUSE(b)
+// copyInBench is a fine-tuned model to copy into a mount, and a way to
+// make a fresh store holding its base.
+type copyInBench struct {
+	src   string // holds base/ and ft/
+	bytes int64  // of the fine-tune
+}
+
+// newCopyInBench writes the synthetic base and fine-tune.
+func newCopyInBench(b *testing.B) copyInBench {
 	cfg := synth.DefaultConfig()
 	cfg.Dim, cfg.FFN, cfg.Vocab = 1024, 2752, 8192
 	cfg.Layers = int(envMB("DELTAFS_BENCH_LAYERS", 2))
 	src := b.TempDir()
 	pair := testfixture.WriteModelPair(b, src, cfg, synth.DefaultFineTune(5))
 	b.Logf("%s", synth.Describe(cfg))
-	// Every copy goes into a fresh store holding only the base: a store
-	// that holds the fine-tune already would find each file's content
-	// stored and skip encoding it.
-	storeWithBase := func() *store.Store {
-		s, _ := newStore(b, store.Options{})
-		ingestTree(b, s, filepath.Join(src, "base"), "base", "")
-		return s
+	return copyInBench{src: src, bytes: pair.Bytes}
+}
+
+// storeWithBase is a fresh store holding only the base: a store that
+// holds the fine-tune already would find each file's content stored and
+// skip encoding it.
+func (c copyInBench) storeWithBase(b *testing.B) *store.Store {
+	s, _ := newStore(b, store.Options{})
+	ingestTree(b, s, filepath.Join(c.src, "base"), "base", "")
+	return s
+}
+
+// copyIn copies the fine-tune with cp -r into a fresh store mounted with
+// opts, and returns how long cp took and how long until every file was
+// stored (the same without write-back).
+func (c copyInBench) copyIn(b *testing.B, name string, opts MountOptions) (cp, stored time.Duration) {
+	s := c.storeWithBase(b)
+	defer s.Close()
+	m := mountStore(b, s, opts)
+	if err := os.Mkdir(filepath.Join(m.Dir(), name), 0o755); err != nil {
+		b.Fatal(err)
 	}
+	run(b, "setfattr", "-n", xattrBase, "-v", "base", filepath.Join(m.Dir(), name))
+	before, err := s.Stats(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	dropCaches(b)
+	start := time.Now()
+	run(b, "cp", "-r", filepath.Join(c.src, "ft")+"/.", filepath.Join(m.Dir(), name))
+	cp = time.Since(start)
+	for rs := s.RuntimeStats(); rs.WritebackFiles > 0 || rs.PendingEncodes > 0; rs = s.RuntimeStats() {
+		time.Sleep(time.Millisecond)
+	}
+	stored = time.Since(start)
+	after, err := s.Stats(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if after.Objects == before.Objects {
+		b.Fatal("the copy stored no new object: it measured deduplication, not encoding")
+	}
+	if err := m.Unmount(); err != nil {
+		b.Fatal(err)
+	}
+	return cp, stored
+}
+
+// copyPlain copies the fine-tune with cp -r into a plain directory and
+// returns how long cp took, and cp and sync together.
+func (c copyInBench) copyPlain(b *testing.B, dst string) (cp, synced time.Duration) {
+	dropCaches(b)
+	start := time.Now()
+	run(b, "cp", "-r", filepath.Join(c.src, "ft"), dst)
+	cp = time.Since(start)
+	// The mount's files are durable when cp ends; the plain copy's only
+	// after a sync.
+	run(b, "sync", "-f", dst)
+	return cp, time.Since(start)
+}
+
+// BenchmarkCopyIn copies a fine-tuned model into the mount with cp -r
+// (encoding against its base on close) against cp -r to a plain directory
+// on the same disk.
+func BenchmarkCopyIn(b *testing.B) {
+	testenv.RequireFUSE(b)
+	c := newCopyInBench(b)
 	plain := b.TempDir()
 	var mountTotal, plainTotal, plainSyncTotal, ingestTotal time.Duration
-	newObjects := 0 // objects the last copy added to its store
-	b.SetBytes(pair.Bytes)
+	b.SetBytes(c.bytes)
 	b.ResetTimer()
 	for i := range b.N {
 		name := fmt.Sprintf("ft%d", i)
 		b.StopTimer()
-		s := storeWithBase()
-		m := mountStore(b, s, MountOptions{})
-		if err := os.Mkdir(filepath.Join(m.Dir(), name), 0o755); err != nil {
-			b.Fatal(err)
-		}
-		run(b, "setfattr", "-n", xattrBase, "-v", "base", filepath.Join(m.Dir(), name))
-		before, err := s.Stats(context.Background())
-		if err != nil {
-			b.Fatal(err)
-		}
-		dropCaches(b)
-		b.StartTimer()
-		start := time.Now()
-		run(b, "cp", "-r", filepath.Join(src, "ft")+"/.", filepath.Join(m.Dir(), name))
-		mountTotal += time.Since(start)
-		b.StopTimer()
-		after, err := s.Stats(context.Background())
-		if err != nil {
-			b.Fatal(err)
-		}
-		newObjects = after.Objects - before.Objects
-		if newObjects == 0 {
-			b.Fatal("the copy stored no new object: it measured deduplication, not encoding")
-		}
-		if err := m.Unmount(); err != nil {
-			b.Fatal(err)
-		}
-		s.Close()
-		dropCaches(b)
-		start = time.Now()
-		run(b, "cp", "-r", filepath.Join(src, "ft"), filepath.Join(plain, name))
-		plainTotal += time.Since(start)
-		// The mount's files are durable when cp ends; the plain copy's
-		// only after a sync, which is reported beside it.
-		run(b, "sync", "-f", filepath.Join(plain, name))
-		plainSyncTotal += time.Since(start)
+		cp, _ := c.copyIn(b, name, MountOptions{})
+		mountTotal += cp
+		cp, synced := c.copyPlain(b, filepath.Join(plain, name))
+		plainTotal += cp
+		plainSyncTotal += synced
 		// The same files through the store's API, without FUSE.
-		s2 := storeWithBase()
+		s2 := c.storeWithBase(b)
 		dropCaches(b)
-		start = time.Now()
-		ingestTree(b, s2, filepath.Join(src, "ft"), name, "base")
+		start := time.Now()
+		ingestTree(b, s2, filepath.Join(c.src, "ft"), name, "base")
 		ingestTotal += time.Since(start)
 		s2.Close()
 		b.StartTimer()
 	}
 	b.StopTimer()
-	total := pair.Bytes * int64(b.N)
+	total := c.bytes * int64(b.N)
 	b.ReportMetric(mbps(total, mountTotal), "mount-MiB/s")
 	b.ReportMetric(mbps(total, plainTotal), "plain-MiB/s")
 	b.ReportMetric(plainTotal.Seconds()/mountTotal.Seconds(), "speed-vs-plain")
 	b.ReportMetric(plainSyncTotal.Seconds()/mountTotal.Seconds(), "speed-vs-plain+sync")
 	b.ReportMetric(mbps(total, ingestTotal), "store-ingest-MiB/s")
-	b.ReportMetric(float64(newObjects), "new-objects")
+}
+
+// BenchmarkCopyInWriteback copies a fine-tuned model with cp -r into a
+// --writeback mount, beside cp -r + sync into a plain directory and cp -r
+// into a mount without write-back, in the same run. stored-vs-plain+sync
+// counts until the background encoding has stored every file.
+func BenchmarkCopyInWriteback(b *testing.B) {
+	testenv.RequireFUSE(b)
+	c := newCopyInBench(b)
+	plain := b.TempDir()
+	var wbCp, wbStored, syncCp, plainSync time.Duration
+	b.SetBytes(c.bytes)
+	b.ResetTimer()
+	for i := range b.N {
+		name := fmt.Sprintf("ft%d", i)
+		b.StopTimer()
+		_, synced := c.copyPlain(b, filepath.Join(plain, name))
+		plainSync += synced
+		cp, stored := c.copyIn(b, name, MountOptions{Writeback: true})
+		wbCp += cp
+		wbStored += stored
+		cp, _ = c.copyIn(b, name, MountOptions{})
+		syncCp += cp
+		b.StartTimer()
+	}
+	b.StopTimer()
+	total := c.bytes * int64(b.N)
+	b.ReportMetric(mbps(total, wbCp), "writeback-MiB/s")
+	b.ReportMetric(mbps(total, plainSync), "plain+sync-MiB/s")
+	b.ReportMetric(plainSync.Seconds()/wbCp.Seconds(), "writeback-vs-plain+sync")
+	b.ReportMetric(plainSync.Seconds()/wbStored.Seconds(), "stored-vs-plain+sync")
+	b.ReportMetric(plainSync.Seconds()/syncCp.Seconds(), "no-writeback-vs-plain+sync")
 }

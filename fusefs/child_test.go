@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"deltafs/store"
 )
@@ -25,6 +26,18 @@ const childCacheEnv = "DELTAFS_FUSEFS_TEST_CHILD_CACHE"
 
 // childMemLimitEnv sets the Go memory limit of the child (bytes).
 const childMemLimitEnv = "DELTAFS_FUSEFS_TEST_CHILD_MEMLIMIT"
+
+// childWritebackEnv, set to "slow", mounts with write-back and makes every
+// ingest of the child wait a while first, so that files stay pending.
+const childWritebackEnv = "DELTAFS_FUSEFS_TEST_CHILD_WRITEBACK"
+
+// slowStore delays every ingest.
+type slowStore struct{ *store.Store }
+
+func (s slowStore) Ingest(ctx context.Context, path string, src *os.File, opts store.IngestOptions) (store.FileInfo, error) {
+	time.Sleep(300 * time.Millisecond)
+	return s.Store.Ingest(ctx, path, src, opts)
+}
 
 // startChildMount starts the test binary serving storeDir at mnt in a child
 // process and returns once the mount answers.
@@ -68,7 +81,12 @@ func runChildMount() int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	m, err := Serve(ctx, mnt, s, MountOptions{})
+	var backend Backend = s
+	var mopts MountOptions
+	if os.Getenv(childWritebackEnv) == "slow" {
+		backend, mopts.Writeback = slowStore{s}, true
+	}
+	m, err := Serve(ctx, mnt, backend, mopts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "serve:", err)
 		return 1

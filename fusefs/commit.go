@@ -133,14 +133,14 @@ func (n *fileNode) releaseStage(ctx context.Context) {
 	n.mu.Unlock()
 	failed := st.failure()
 	if dirty && failed == nil && !reported {
-		if errno := n.commit(ctx, false); errno != 0 {
+		if errno := n.saveWrites(ctx, false); errno != 0 {
 			n.fsys.log.Error("commit on release failed, data dropped", "path", st.f.Name(), "errno", errno)
 			reported = false // logged here, once
 		}
 	}
 	n.mu.Lock()
 	vanished, lost, dropped := false, false, false
-	if n.writers == 0 && n.stage == st {
+	if n.writers == 0 && n.stage == st && st.pending.Load() == 0 { // a pending one goes with its commit
 		n.stage = nil
 		n.gen.Add(1)
 		lost = st.dirty
@@ -228,6 +228,7 @@ func (n *fileNode) ingest(ctx context.Context, path string, st *stagingFile) (st
 	defer st.gate.Unlock()
 	opts.Content = st.contentSum()
 	opts.Stable = true
+	opts.Pending = st.pending.Load() // write-back: forgotten with the commit
 	return n.fsys.backend.Ingest(detach(ctx), path, st.f, opts)
 }
 

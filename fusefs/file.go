@@ -88,7 +88,7 @@ func (n *fileNode) markUnlinked() {
 func (n *fileNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	n.mu.Lock()
 	st, committed, unlinked, info, mode := n.stage, n.committed, n.unlinked, n.info, n.mode
-	staged := st != nil && (st.dirty || !committed)
+	staged := st != nil && (st.dirty || !committed || st.pending.Load() != 0)
 	n.mu.Unlock()
 	if staged {
 		errno := st.fillAttr(info, mode, &out.Attr, out)

@@ -20,6 +20,7 @@ type fsys struct {
 	log     *slog.Logger
 	opts    MountOptions
 	root    *dirNode
+	wb      *writeback // nil unless MountOptions.Writeback
 }
 
 // detach keeps the request's values but not its cancellation: the kernel

@@ -48,6 +48,11 @@ type MountOptions struct {
 	// through the mount ("" keeps the store's strategy).
 	Strategy   store.Strategy
 	AllowLossy bool
+	// Writeback makes close() return once the written file is fsynced and
+	// recorded as pending, and encodes it in the background (see
+	// writeback.go); the store stores what is still pending when it is
+	// closed, or, after a crash, when it is next opened.
+	Writeback bool
 	// ReadAheadKB sets the kernel read-ahead of the mount
 	// (/sys/class/bdi/…/read_ahead_kb, root only): 0 means
 	// DefaultReadAheadKB, a negative value leaves the kernel's (128 KiB).
@@ -108,11 +113,17 @@ func serve(ctx context.Context, dir string, backend Backend, opts MountOptions) 
 			return nil, fmt.Errorf("fusefs: read the store's change log: %w", err)
 		}
 	}
+	if opts.Writeback && !opts.ReadOnly {
+		fsys.wb = newWriteback(fsys)
+	}
 
 	fopts := mountOptions(opts, rootInfo.Inode, logger)
 	fopts.FsName = fsName(backend.Dir()) // the mount's source: the store
 	server, err := fs.Mount(abs, root, fopts)
 	if err != nil {
+		if fsys.wb != nil {
+			fsys.wb.close()
+		}
 		return nil, fmt.Errorf("fusefs: mount %s: %w", abs, err)
 	}
 	m := &Mount{dir: abs, server: server, fsys: fsys, done: make(chan struct{})}
@@ -181,6 +192,9 @@ func (m *Mount) run(ctx context.Context, opts MountOptions, follow *follower, lo
 		m.server.Wait()
 		stopFollowing()
 		<-followed
+		if wb := m.fsys.wb; wb != nil {
+			wb.close() // what is still pending, the store stores at Close
+		}
 		close(m.done)
 	}()
 	if ra := cmp.Or(opts.ReadAheadKB, DefaultReadAheadKB); ra > 0 && os.Geteuid() == 0 {

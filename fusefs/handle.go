@@ -192,6 +192,9 @@ func (h *writeHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Re
 func (h *writeHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	h.markDirty()
 	k, err := h.stage.writeAt(data, off)
+	// Again once written: a commit or write-back record made while this
+	// write waited for the file cleared the mark without these bytes.
+	h.markDirty()
 	if err != nil {
 		return uint32(k), h.node.fsys.errno("write staging", h.stage.f.Name(), err)
 	}
@@ -223,7 +226,7 @@ func (h *writeHandle) Flush(ctx context.Context) syscall.Errno {
 	if !last {
 		return 0
 	}
-	return n.commit(ctx, true)
+	return n.saveWrites(ctx, true)
 }
 
 // Fsync commits unsaved writes: a committed file is durable.
@@ -231,7 +234,7 @@ func (h *writeHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 	if err := h.stage.failure(); err != nil {
 		return h.node.fsys.errno("write staging", h.stage.f.Name(), err)
 	}
-	return h.node.commit(ctx, false)
+	return h.node.saveWrites(ctx, false)
 }
 
 // Release drops the handle; the last one commits what no close committed

@@ -132,6 +132,7 @@ func (n *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 	}
 	if fn != nil {
 		fn.markUnlinked()
+		fn.dropPendingLocked(ctx) // write-back: a removed file is not stored later
 	}
 	return 0
 }
@@ -207,9 +208,20 @@ func (n *dirNode) Rename(ctx context.Context, name string, newParent fs.InodeEmb
 			return syscall.EISDIR
 		}
 		// Only in memory so far: replace what is at the new name, and the
-		// commit at close happens there.
-		if err := n.fsys.backend.Remove(detach(ctx), newPath); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return n.fsys.errno("rename", newPath, err)
+		// commit at close happens there. A write-back record moves and
+		// replaces in one transaction; one stored just now is renamed.
+		moved, errno := src.movePendingLocked(ctx, newPath)
+		if errno != 0 {
+			return errno
+		}
+		if !moved {
+			err := n.fsys.backend.Rename(detach(ctx), oldPath, newPath)
+			if errors.Is(err, store.ErrNotFound) { // not stored: only replace
+				err = n.fsys.backend.Remove(detach(ctx), newPath)
+			}
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return n.fsys.errno("rename", newPath, err)
+			}
 		}
 	} else if err := n.fsys.backend.Rename(detach(ctx), oldPath, newPath); err != nil {
 		if !(errors.Is(err, store.ErrNotFound) && src != nil && src.writing()) {
@@ -218,6 +230,7 @@ func (n *dirNode) Rename(ctx context.Context, name string, newParent fs.InodeEmb
 	}
 	if dst != nil && dst != src {
 		dst.markUnlinked()
+		dst.dropPendingLocked(ctx)
 	}
 	return 0
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -36,6 +37,16 @@ type stagingFile struct {
 	// commit reads is what hash has seen.
 	gate sync.RWMutex
 	hash *seqHasher
+
+	// Write-back: pending is the id of the file's pending record (0:
+	// none; changed under the node's commitMu), busy is open while its
+	// commit is queued or running (changes wait for it; set under gate
+	// and busyMu, cleared under busyMu), tries counts failed commits
+	// (guarded by commitMu).
+	pending atomic.Int64
+	busyMu  sync.Mutex
+	busy    chan struct{}
+	tries   int
 }
 
 // newStagingFile creates an empty staging file in dir.
@@ -85,7 +96,7 @@ func (s *stagingFile) writeAt(data []byte, off int64) (int, error) {
 	if err := s.failure(); err != nil {
 		return 0, err
 	}
-	s.gate.RLock()
+	s.lockForChange()
 	defer s.gate.RUnlock()
 	k, err := s.f.WriteAt(data, off)
 	if err != nil {
@@ -118,7 +129,7 @@ func (s *stagingFile) failure() error {
 
 // allocate preallocates (or punches) space; the content hash gives up.
 func (s *stagingFile) allocate(off, size int64, mode uint32) error {
-	s.gate.RLock()
+	s.lockForChange()
 	defer s.gate.RUnlock()
 	s.hash.invalidate()
 	return unix.Fallocate(int(s.f.Fd()), mode, off, size)
@@ -126,7 +137,7 @@ func (s *stagingFile) allocate(off, size int64, mode uint32) error {
 
 func (s *stagingFile) truncate(size int64) error {
 	s.touch()
-	s.gate.RLock()
+	s.lockForChange()
 	defer s.gate.RUnlock()
 	if err := s.f.Truncate(size); err != nil {
 		s.hash.invalidate()
@@ -134,6 +145,43 @@ func (s *stagingFile) truncate(size int64) error {
 	}
 	s.hash.noteTruncate(size)
 	return nil
+}
+
+// lockForChange takes gate shared once the file is not pending a commit
+// (write-back keeps a pending file as it was closed until its commit).
+func (s *stagingFile) lockForChange() {
+	for {
+		s.gate.RLock()
+		s.busyMu.Lock()
+		busy := s.busy
+		s.busyMu.Unlock()
+		if busy == nil {
+			return
+		}
+		s.gate.RUnlock()
+		<-busy
+	}
+}
+
+// hold makes changes of the file wait until release; the caller holds
+// gate exclusively.
+func (s *stagingFile) hold() {
+	s.busyMu.Lock()
+	if s.busy == nil {
+		s.busy = make(chan struct{})
+	}
+	s.busyMu.Unlock()
+}
+
+// release lets changes of the file go on after its commit (or after the
+// commit was given up or the file removed).
+func (s *stagingFile) release() {
+	s.busyMu.Lock()
+	if s.busy != nil {
+		close(s.busy)
+		s.busy = nil
+	}
+	s.busyMu.Unlock()
 }
 
 // contentSum returns the hash of the whole content when the file was

@@ -30,7 +30,10 @@ type statsReport struct {
 	ChunksDecoded   int64   `json:"chunks_decoded"`
 	MeanDecodeMicro float64 `json:"mean_decode_latency_us"`
 	PendingEncodes  int64   `json:"pending_encodes"`
-	LastError       string  `json:"last_error"`
+	// The write-back backlog: files closed and not yet stored.
+	WritebackFiles int64  `json:"writeback_pending_files"`
+	WritebackBytes int64  `json:"writeback_pending_bytes"`
+	LastError      string `json:"last_error"`
 }
 
 // statsSnapshot renders the current counters.
@@ -41,6 +44,7 @@ func (f *fsys) statsSnapshot() []byte {
 		CacheBytes: rs.CacheBytes, CacheMaxBytes: rs.CacheMaxBytes,
 		BytesDecoded: rs.BytesDecoded, ChunksDecoded: rs.ChunksDecoded,
 		PendingEncodes: rs.PendingEncodes, LastError: rs.LastError,
+		WritebackFiles: rs.WritebackFiles, WritebackBytes: rs.WritebackBytes,
 	}
 	if rs.ChunksDecoded > 0 {
 		rep.MeanDecodeMicro = float64(rs.DecodeNanos) / float64(rs.ChunksDecoded) / 1e3

@@ -416,6 +416,20 @@ func (s *Store) commitEntry(ctx context.Context, e catalog.Entry, c commitSet) (
 	}
 	var out catalog.Entry
 	err := s.update(ctx, func(tx catalog.Tx) error {
+		if c.pending != 0 {
+			// A pending file is stored where it is now (renames move it),
+			// or not at all once it was removed.
+			p, err := tx.PendingByID(ctx, c.pending)
+			if errors.Is(err, catalog.ErrNotFound) {
+				return ErrPendingGone
+			} else if err != nil {
+				return err
+			}
+			e.Path = p.Path
+			if err := tx.DeletePending(ctx, c.pending); err != nil {
+				return err
+			}
+		}
 		if old, err := tx.Get(ctx, e.Path); err == nil {
 			if old.Kind == catalog.KindDir {
 				return ErrIsDir
@@ -441,11 +455,6 @@ func (s *Store) commitEntry(ctx context.Context, e catalog.Entry, c commitSet) (
 				return err
 			}
 		}
-		if c.pending != 0 {
-			if err := tx.DeletePending(ctx, c.pending); err != nil && !errors.Is(err, catalog.ErrNotFound) {
-				return err
-			}
-		}
 		if err := tx.PutEntry(ctx, e); err != nil {
 			return err
 		}
@@ -456,7 +465,7 @@ func (s *Store) commitEntry(ctx context.Context, e catalog.Entry, c commitSet) (
 		out, err = tx.Get(ctx, e.Path)
 		return err
 	})
-	if err == nil && c.pending != 0 {
+	if c.pending != 0 && (err == nil || errors.Is(err, ErrPendingGone)) {
 		s.forgetBacklog(c.pending)
 	}
 	return out, err

@@ -11,6 +11,10 @@ import (
 	"deltafs/internal/durable"
 )
 
+// ErrPendingGone means the pending file an Ingest was to store was
+// forgotten meanwhile (DropPending: it was removed); nothing was stored.
+var ErrPendingGone = errors.New("store: pending file removed before it was stored")
+
 // ErrNotStaged means a file handed to RecordPending is not in the store's
 // staging directory (StagingDir), where recovery looks for it.
 var ErrNotStaged = errors.New("store: not a file of this store's staging directory")
@@ -74,14 +78,31 @@ func (s *Store) RecordPending(ctx context.Context, path string, f *os.File, opts
 	return id, nil
 }
 
-// MovePending records that pending file id is now to be stored at path.
+// MovePending records that pending file id is now to be stored at path,
+// and removes the file at path, as rename(2) replaces it, in the same
+// transaction. ErrNotFound when the pending file was stored (or dropped)
+// meanwhile.
 func (s *Store) MovePending(ctx context.Context, id int64, path string) error {
 	p, err := cleanPath(path)
 	if err == nil && p == "" {
 		err = ErrIsDir
 	}
 	if err == nil {
-		err = s.update(ctx, func(tx catalog.Tx) error { return tx.MovePending(ctx, id, p) })
+		err = s.update(ctx, func(tx catalog.Tx) error {
+			if err := tx.MovePending(ctx, id, p); err != nil {
+				return err
+			}
+			e, err := tx.Get(ctx, p)
+			switch {
+			case errors.Is(err, catalog.ErrNotFound):
+				return nil
+			case err != nil:
+				return err
+			case e.Kind == catalog.KindDir:
+				return ErrIsDir
+			}
+			return tx.Delete(ctx, p)
+		})
 	}
 	if err != nil {
 		return &PathError{Op: "move pending", Path: path, Err: err}

@@ -155,6 +155,9 @@ func (s *Store) finishSession(ctx context.Context, ss *session) (done bool, err 
 	if err != nil {
 		return false, err
 	}
+	if len(pending) > 0 {
+		s.log.Info("storing pending write-back files", slog.Int("files", len(pending)), slog.String("session", ss.name))
+	}
 	for _, p := range pending {
 		if err := s.storePending(ctx, ss, p); err != nil {
 			return false, err
@@ -184,6 +187,8 @@ func (s *Store) storePending(ctx context.Context, ss *session, p catalog.Pending
 	case err == nil:
 		s.log.Info("stored a file closed before a crash", slog.String("path", p.Path), slog.Int64("bytes", p.Size))
 		s.noteRecovery(func(r *Recovery) { r.StoredFiles++ })
+		return nil
+	case errors.Is(err, ErrPendingGone):
 		return nil
 	case errors.Is(err, ErrNotFound), errors.Is(err, ErrNotDir), errors.Is(err, ErrIsDir), errors.Is(err, ErrInvalidPath):
 		s.log.Warn("a pending file's directory is gone; dropped", slog.String("path", p.Path), slog.Any("err", err))

@@ -27,12 +27,16 @@ SIGINT or SIGTERM (Ctrl-C) unmounts cleanly, detaching lazily while files
 are still open; a second one exits at once. umount DIR works too.
 Only the mounting user reaches the mount unless --allow-other is given;
 the kernel checks every access against the files' modes and owners.
-Logs go to stderr.`,
+With --writeback, close() returns once the file is fsynced and recorded as
+pending, and files are encoded in the background (still durable: after a
+crash the next mount or command stores them); unmounting stores what is
+left. Logs go to stderr.`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "base", Usage: "base `MODEL` of new top-level folders (must exist)"},
 			&cli.StringFlag{Name: "cache-size", Value: "1GiB", Usage: "memory for decoded chunks, e.g. 256MiB, 4GiB; the daemon's Go memory limit is this plus 48MiB (resident memory stays within this plus 64MiB) unless GOMEMLIMIT is set"},
 			&cli.BoolFlag{Name: "read-only", Usage: "refuse writes (EROFS)"},
 			&cli.BoolFlag{Name: "allow-other", Usage: "let other users reach the mount (their access follows the files' modes and owners)"},
+			&cli.BoolFlag{Name: "writeback", Usage: "close() returns once a written file is fsynced and recorded; it is encoded in the background"},
 			&cli.BoolFlag{Name: "debug", Usage: "debug logging, every FUSE request included"},
 		}, append(strategyFlags(), settingsFlags()...)...),
 		Action: func(c *cli.Context) error {
@@ -92,13 +96,13 @@ func (e *cliEnv) mountAction(c *cli.Context) error {
 
 	m, err := fusefs.Serve(context.WithoutCancel(ctx), mnt, st, fusefs.MountOptions{
 		ReadOnly: c.Bool("read-only"), Debug: c.Bool("debug"), Logger: logger,
-		AllowOther: c.Bool("allow-other"),
+		AllowOther: c.Bool("allow-other"), Writeback: c.Bool("writeback"),
 	})
 	if err != nil {
 		return mountPointError(dir, mnt, err)
 	}
 	fmt.Fprintf(e.stdout, "deltafs: serving %s at %s (press Ctrl-C to unmount)\n", dir, mnt)
-	logger.Info("mounted", "store", dir, "mountpoint", mnt, "cache_size", cacheSize, "memory_limit", memLimit, "read_only", c.Bool("read-only"), "base", base)
+	logger.Info("mounted", "store", dir, "mountpoint", mnt, "cache_size", cacheSize, "memory_limit", memLimit, "read_only", c.Bool("read-only"), "writeback", c.Bool("writeback"), "base", base)
 
 	unmounted := make(chan struct{})
 	go func() {

@@ -1,0 +1,267 @@
+package fusefs
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"syscall"
+	"time"
+
+	"deltafs/store"
+)
+
+// Write-back (MountOptions.Writeback): close() of a written file returns
+// once its staging file is fsynced and recorded as pending in the catalog
+// (durable: if the mount dies, the next process to open the store stores
+// it); a few workers encode and commit pending files in the background.
+// Until its commit, a pending file is read from its staging file, and the
+// staging file does not change: a write to it waits for the commit.
+
+// writebackWorkers is how many pending files are encoded at once.
+const writebackWorkers = 2
+
+// writebackRetries and writebackRetryDelay: a background commit that fails
+// (a full disk) is tried again this many times, after a delay growing from
+// this one; then the file stays pending for the next mount or command.
+const (
+	writebackRetries    = 3
+	writebackRetryDelay = time.Second
+)
+
+// writeback is the queue of pending files of one mount.
+type writeback struct {
+	log   func(msg string, args ...any)
+	mu    sync.Mutex
+	cond  *sync.Cond
+	queue []*fileNode
+	stop  bool
+	wg    sync.WaitGroup
+}
+
+// newWriteback starts the workers.
+func newWriteback(f *fsys) *writeback {
+	wb := &writeback{log: f.log.Error}
+	wb.cond = sync.NewCond(&wb.mu)
+	for range writebackWorkers {
+		wb.wg.Add(1)
+		go wb.work()
+	}
+	return wb
+}
+
+// enqueue schedules the commit of a pending node.
+func (wb *writeback) enqueue(n *fileNode) {
+	wb.mu.Lock()
+	defer wb.mu.Unlock()
+	if wb.stop {
+		return // the store stores it when it is closed
+	}
+	wb.queue = append(wb.queue, n)
+	wb.cond.Signal()
+}
+
+// work commits queued nodes until close.
+func (wb *writeback) work() {
+	defer wb.wg.Done()
+	for {
+		wb.mu.Lock()
+		for len(wb.queue) == 0 && !wb.stop {
+			wb.cond.Wait()
+		}
+		if wb.stop {
+			wb.mu.Unlock()
+			return
+		}
+		n := wb.queue[0]
+		wb.queue[0] = nil
+		wb.queue = wb.queue[1:]
+		wb.mu.Unlock()
+		n.commitPending(context.Background())
+	}
+}
+
+// close stops the workers once their current commits are done; files
+// still pending are left to the store, which stores them when it is closed.
+func (wb *writeback) close() {
+	wb.mu.Lock()
+	wb.stop = true
+	wb.queue = nil
+	wb.cond.Broadcast()
+	wb.mu.Unlock()
+	wb.wg.Wait()
+}
+
+// saveWrites makes the unsaved writes of the node durable: committed at
+// once, or recorded as pending in write-back mode.
+func (n *fileNode) saveWrites(ctx context.Context, syncNotify bool) syscall.Errno {
+	if n.fsys.wb != nil {
+		return n.recordPending(ctx)
+	}
+	return n.commit(ctx, syncNotify)
+}
+
+// recordPending fsyncs the staging file and records it as pending, then
+// queues its commit. From then on the staging file does not change until
+// the commit.
+func (n *fileNode) recordPending(ctx context.Context) syscall.Errno {
+	n.commitMu.Lock()
+	defer n.commitMu.Unlock()
+	n.mu.Lock()
+	st := n.stage
+	if st == nil || !st.dirty {
+		n.mu.Unlock()
+		return 0
+	}
+	path, ok := nodePath(&n.Inode)
+	if !ok || n.unlinked {
+		st.dirty = false // written to a file that no longer has a name
+		n.mu.Unlock()
+		return 0
+	}
+	st.dirty = false
+	n.mu.Unlock()
+
+	opts := n.ingestOptions(st)
+	st.gate.Lock()
+	id, err := n.fsys.backend.RecordPending(detach(ctx), path, st.f, opts, st.pending.Load())
+	if err != nil {
+		st.gate.Unlock()
+		n.mu.Lock()
+		st.dirty = true
+		st.commitFailed = true // close() reports it; release does not retry
+		n.mu.Unlock()
+		return n.fsys.errno("record pending", path, err)
+	}
+	st.pending.Store(id)
+	st.tries = 0
+	st.hold()
+	st.gate.Unlock()
+	n.fsys.wb.enqueue(n)
+	return 0
+}
+
+// commitPending encodes and commits the node's pending staging file. It
+// does not hold commitMu while encoding: a rename or an unlink of the file
+// meanwhile changes or drops its pending record, and the commit stores the
+// file where the record says then, or not at all. On success the node is
+// committed, and its staging file is removed once no handle uses it.
+func (n *fileNode) commitPending(ctx context.Context) {
+	n.commitMu.Lock()
+	n.mu.Lock()
+	st := n.stage
+	n.mu.Unlock()
+	if st == nil {
+		n.commitMu.Unlock()
+		return
+	}
+	id := st.pending.Load()
+	if id == 0 {
+		st.release()
+		n.commitMu.Unlock()
+		return
+	}
+	path, ok := nodePath(&n.Inode)
+	n.mu.Lock()
+	gone := !ok || n.unlinked
+	n.mu.Unlock()
+	if gone {
+		n.dropPendingLocked(ctx)
+		n.commitMu.Unlock()
+		return
+	}
+	n.commitMu.Unlock()
+
+	fi, err := n.ingest(ctx, path, st) // forgets the pending record
+
+	n.commitMu.Lock()
+	defer n.commitMu.Unlock()
+	if st.pending.Load() != id {
+		// Closed again meanwhile: a newer record, queued already.
+		if err == nil {
+			n.refresh(fi)
+		}
+		return
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, store.ErrPendingGone):
+		st.pending.Store(0) // removed meanwhile: nothing to store
+		st.release()
+		n.discardIdleStage(st)
+		return
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrNotDir), errors.Is(err, store.ErrIsDir):
+		// Its directory was removed meanwhile (outside this mount).
+		n.fsys.log.Warn("pending file dropped: its directory is gone", "path", path, "err", err)
+		n.dropPendingLocked(ctx)
+		return
+	default:
+		n.fsys.log.Error("background commit failed", "path", path, "try", st.tries+1, "err", err)
+		if st.tries++; st.tries < writebackRetries {
+			time.AfterFunc(writebackRetryDelay<<(2*st.tries-2), func() { n.fsys.wb.enqueue(n) })
+			return
+		}
+		// Still durable: the next mount or command stores it. Writes to
+		// the file may go on meanwhile.
+		n.fsys.log.Error("giving up the background commit; the file stays pending for the next mount", "path", path)
+		st.release()
+		return
+	}
+	n.refresh(fi)
+	st.pending.Store(0)
+	st.release()
+	n.discardIdleStage(st)
+	go n.NotifyContent(0, 0)
+}
+
+// dropPendingLocked forgets the node's pending record (the file lost its
+// name); the caller holds commitMu.
+func (n *fileNode) dropPendingLocked(ctx context.Context) {
+	n.mu.Lock()
+	st := n.stage
+	n.mu.Unlock()
+	if st == nil {
+		return
+	}
+	if id := st.pending.Load(); id != 0 {
+		if err := n.fsys.backend.DropPending(detach(ctx), id); err != nil {
+			n.fsys.log.Error("drop pending file", "err", err)
+			return
+		}
+		st.pending.Store(0)
+	}
+	st.release()
+	n.discardIdleStage(st)
+}
+
+// movePendingLocked records the new path of the node's pending file,
+// replacing the file there, and reports whether the node had a pending
+// record to move (false: the caller renames as for any file). The caller
+// holds commitMu.
+func (n *fileNode) movePendingLocked(ctx context.Context, path string) (bool, syscall.Errno) {
+	n.mu.Lock()
+	st := n.stage
+	n.mu.Unlock()
+	if st == nil || st.pending.Load() == 0 {
+		return false, 0
+	}
+	err := n.fsys.backend.MovePending(detach(ctx), st.pending.Load(), path)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, 0 // stored at its old name just now
+	}
+	if err != nil {
+		return false, n.fsys.errno("rename pending", path, err)
+	}
+	return true, 0
+}
+
+// discardIdleStage removes the staging file st once it is the node's,
+// unused by any handle, saved and not pending.
+func (n *fileNode) discardIdleStage(st *stagingFile) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.writers == 0 && n.stage == st && !st.dirty && st.pending.Load() == 0 {
+		n.stage = nil
+		n.gen.Add(1) // readers move on to the stored file
+		st.discard()
+	}
+}

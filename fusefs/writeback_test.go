@@ -1,0 +1,256 @@
+package fusefs
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"deltafs/internal/testenv"
+	"deltafs/store"
+)
+
+// gatedStore is a store whose ingests wait until the gate opens, so that
+// files stay pending as long as a test needs.
+type gatedStore struct {
+	*store.Store
+	gate chan struct{}
+}
+
+func (g *gatedStore) Ingest(ctx context.Context, path string, src *os.File, opts store.IngestOptions) (store.FileInfo, error) {
+	<-g.gate
+	return g.Store.Ingest(ctx, path, src, opts)
+}
+
+// readStats decodes the mount's .deltafs-stats.
+func readStats(t testing.TB, mnt string) statsReport {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(mnt, statsName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r statsReport
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// drained waits until the mount's write-back backlog is empty.
+func drained(t testing.TB, mnt string) {
+	t.Helper()
+	waitFor(t, 30*time.Second, "the write-back backlog to drain", func() error {
+		if r := readStats(t, mnt); r.WritebackFiles != 0 {
+			return fmt.Errorf("%d files pending", r.WritebackFiles)
+		}
+		return nil
+	})
+}
+
+// TestWritebackPending: with --writeback close() returns while the file is
+// still to be encoded; it is read from its staging file meanwhile, counted
+// in the stats' backlog, renamed with its name, invisible to the store until
+// stored, and stored once the encoder runs. A removed pending file is never
+// stored.
+func TestWritebackPending(t *testing.T) {
+	testenv.RequireFUSE(t)
+	s, _ := newStore(t, store.Options{})
+	g := &gatedStore{Store: s, gate: make(chan struct{})}
+	m := mountStore(t, g, MountOptions{Writeback: true})
+	if err := os.Mkdir(filepath.Join(m.Dir(), "m"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data := npyFloat32(3, 300000)
+	tmp := filepath.Join(m.Dir(), "m", ".a.npy.Xy12ab")
+	if err := os.WriteFile(tmp, data, 0o640); err != nil {
+		t.Fatalf("write-back close failed: %v", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(m.Dir(), "m", "a.npy")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(m.Dir(), "m", "gone.bin"), []byte("removed before stored"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(m.Dir(), "m", "gone.bin")); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name  string
+		check func(t *testing.T)
+	}{
+		{"read from the staging file", func(t *testing.T) {
+			got, err := os.ReadFile(filepath.Join(m.Dir(), "m", "a.npy"))
+			if err != nil || !bytes.Equal(got, data) {
+				t.Errorf("read of a pending file: %d bytes, %v", len(got), err)
+			}
+		}},
+		{"stat", func(t *testing.T) {
+			fi, err := os.Stat(filepath.Join(m.Dir(), "m", "a.npy"))
+			if err != nil || fi.Size() != int64(len(data)) || fi.Mode().Perm() != 0o640 {
+				t.Errorf("stat of a pending file: %v %v", fi, err)
+			}
+		}},
+		{"backlog in the stats", func(t *testing.T) {
+			r := readStats(t, m.Dir())
+			if r.WritebackFiles != 1 || r.WritebackBytes != int64(len(data)) {
+				t.Errorf("backlog %d files %d bytes, want 1 file %d bytes", r.WritebackFiles, r.WritebackBytes, len(data))
+			}
+		}},
+		{"not in the store yet", func(t *testing.T) {
+			if _, err := s.Stat(context.Background(), "m/a.npy"); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("a pending file is in the store already: %v", err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, tt.check)
+	}
+
+	close(g.gate)
+	drained(t, m.Dir())
+	fi, err := s.Stat(context.Background(), "m/a.npy")
+	if err != nil || fi.Mode != 0o640 {
+		t.Fatalf("stored file: %+v %v", fi, err)
+	}
+	f, err := s.Open(context.Background(), "m/a.npy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(data))
+	f.ReadAtContext(context.Background(), got, 0)
+	f.Close()
+	if !bytes.Equal(got, data) {
+		t.Error("the stored file differs from what was written")
+	}
+	for _, p := range []string{"m/gone.bin", "m/.a.npy.Xy12ab"} {
+		if _, err := s.Stat(context.Background(), p); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s stored: %v", p, err)
+		}
+	}
+}
+
+// TestWritebackRewriteWaits: opening a pending file for writing again
+// changes nothing of what was closed until it is stored; the new content
+// is stored after it.
+func TestWritebackRewriteWaits(t *testing.T) {
+	testenv.RequireFUSE(t)
+	s, _ := newStore(t, store.Options{})
+	g := &gatedStore{Store: s, gate: make(chan struct{})}
+	m := mountStore(t, g, MountOptions{Writeback: true})
+	if err := os.Mkdir(filepath.Join(m.Dir(), "m"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Join(m.Dir(), "m", "f.npy")
+	first, second := npyFloat32(1, 1000), npyFloat32(2, 2000)
+	if err := os.WriteFile(name, first, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wrote := make(chan error, 1)
+	go func() { wrote <- os.WriteFile(name, second, 0o644) }()
+	select {
+	case err := <-wrote:
+		t.Fatalf("a rewrite of a pending file did not wait for it to be stored (%v)", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(g.gate)
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	drained(t, m.Dir())
+	fi, err := s.Stat(context.Background(), "m/f.npy")
+	if err != nil || fi.Size != int64(len(second)) {
+		t.Errorf("stored %+v %v, want the second content", fi, err)
+	}
+}
+
+// TestWritebackCrash kills a --writeback mount with SIGKILL while files
+// are pending; every file whose close() returned 0 is there, byte-exact,
+// once the store is opened again.
+func TestWritebackCrash(t *testing.T) {
+	testenv.RequireFUSE(t)
+	storeDir := filepath.Join(t.TempDir(), "store")
+	if err := store.Init(storeDir); err != nil {
+		t.Fatal(err)
+	}
+	mnt := filepath.Join(t.TempDir(), "mnt")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(childWritebackEnv, "slow")
+	child := startChildMount(t, storeDir, mnt, 0, 0)
+	killed := false
+	t.Cleanup(func() {
+		if !killed {
+			child.Process.Kill()
+			child.Wait()
+		}
+		lazyUnmount(mnt)
+	})
+	if err := os.Mkdir(filepath.Join(mnt, "m"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	const n = 64 << 10
+	var closed []int
+	for i := range 12 {
+		if err := os.WriteFile(filepath.Join(mnt, "m", fileName(i)), npyFloat32(i, n), 0o644); err != nil {
+			t.Fatalf("close %d: %v", i, err)
+		}
+		closed = append(closed, i)
+	}
+	if r := readStats(t, mnt); r.WritebackFiles == 0 {
+		t.Fatalf("nothing pending at the kill: the test would prove nothing (%+v)", r)
+	}
+	child.Process.Signal(syscall.SIGKILL)
+	child.Wait()
+	killed = true
+	lazyUnmount(mnt)
+
+	s, err := store.Open(storeDir, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rec := s.Recovered()
+	if rec.StoredFiles == 0 {
+		t.Errorf("recovery stored no file: %+v", rec)
+	}
+	for _, i := range closed {
+		f, err := s.Open(context.Background(), "m/"+fileName(i))
+		if err != nil {
+			t.Errorf("%s: %v", fileName(i), err)
+			continue
+		}
+		want := npyFloat32(i, n)
+		got := make([]byte, len(want)+1)
+		k, _ := f.ReadAtContext(context.Background(), got, 0)
+		f.Close()
+		if !bytes.Equal(got[:k], want) {
+			t.Errorf("%s: %d bytes, not what was written", fileName(i), k)
+		}
+	}
+	if left := stagingLeft(t, storeDir); len(left) != 0 {
+		t.Errorf("staging files left after recovery: %v", left)
+	}
+	t.Logf("%d files closed before the kill, %d stored by the recovery", len(closed), rec.StoredFiles)
+}
+
+func fileName(i int) string { return "f" + string(rune('a'+i)) + ".npy" }
+
+// stagingLeft lists the files under a store's staging directory.
+func stagingLeft(t testing.TB, storeDir string) []string {
+	var out []string
+	filepath.WalkDir(filepath.Join(storeDir, "staging"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
+}
