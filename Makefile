@@ -20,11 +20,14 @@ vet:
 	$(GO) vet $(PKGS)
 
 # The test command CI runs. Every test runs: the codecs' exhaustive
-# matrices (delta and the pure packages) without the race detector, then
-# everything else under it, delta included with -short (which skips only the
-# matrices of single-goroutine kernels that the first pass ran in full).
+# matrices (delta and the pure packages) and the command line's scripts
+# without the race detector, then everything else under it, delta and the
+# command line included with -short, which skips only what the first pass
+# ran in full and has no goroutines to watch: the single-goroutine kernel
+# matrices, and the scripts that never run two deltafs processes or a daemon
+# at once.
 test: deps-test vet
-	$(GO) test -timeout 20m ./npy/... ./delta/...
+	$(GO) test -timeout 20m ./npy/... ./delta/... ./cmd/...
 	$(GO) test -race -short -timeout 20m $$($(GO) list $(PKGS) | grep -vxF $(foreach p,$(NORACE),-e $(p)))
 
 # Every test, all under the race detector.

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -47,6 +48,7 @@ func TestScript(t *testing.T) {
 		RequireUniqueNames:  true,
 		Deadline:            deadline(t),
 		Setup: func(env *testscript.Env) error {
+			skipSequentialUnderRace(env)
 			env.Setenv("PYTHON", py)
 			env.Setenv("GEN_FIXTURES", gen)
 			env.Setenv("GOMAXPROCS", "2")
@@ -56,6 +58,31 @@ func TestScript(t *testing.T) {
 		Cmds:      scriptCommands,
 	})
 }
+
+// skipSequentialUnderRace skips, under -race -short, a script that never
+// runs two deltafs processes at once nor a daemon in the background: `make
+// test` runs every script without the race detector first, then under it
+// only those where a process's goroutines meet (a mount, concurrent
+// commands), for which the detector is worth its tenfold cost.
+func skipSequentialUnderRace(env *testscript.Env) {
+	if !raceEnabled || !testing.Short() {
+		return
+	}
+	named, ok := env.T().(interface{ Name() string })
+	if !ok {
+		return
+	}
+	name := named.Name()[strings.LastIndexByte(named.Name(), '/')+1:]
+	src, err := os.ReadFile(filepath.Join("testdata", "script", name+".txtar"))
+	if err != nil || backgroundCommand.Match(src) {
+		return
+	}
+	env.T().Skip("no concurrent deltafs process: runs without -race (make test's first pass)")
+}
+
+// backgroundCommand matches a script line that starts a command in the
+// background (testscript's "&" or "&NAME&" suffix) or races imports.
+var backgroundCommand = regexp.MustCompile(`(?m)(\s&(\w+&)?\s*$|^importrace\b)`)
 
 // deadline leaves the test a minute to report before go test's -timeout.
 func deadline(t *testing.T) time.Time {
