@@ -58,6 +58,7 @@ clean:
 	rm -rf bin
 
 # The demo: build, make a store with a generated base model and two
-# fine-tunes, mount it, load a tensor with numpy, print the savings.
+# fine-tunes (.npy) and a bf16 safetensors base and fine-tune, mount it,
+# read tensors back with cmp and numpy, print the savings.
 demo: deps-demo build
 	scripts/demo.sh

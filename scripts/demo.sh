@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The deltafs demo (make demo): build, create a store holding a generated
-# base model and two fine-tunes of it, mount it, load a tensor with numpy
-# from the mount, print the storage saved, and unmount on Ctrl-C.
+# base model and two fine-tunes of it (.npy files) and a base and a
+# fine-tune as Hugging Face style folders (bf16 model.safetensors and
+# config.json), mount it, load tensors with numpy from the mount, print the
+# storage saved, and unmount on Ctrl-C.
 #
 # Needs: Go, fuse3 (/dev/fuse; run as root or with fusermount3), python3
 # with numpy (Debian: python3-numpy), zstd optional.
@@ -51,11 +53,20 @@ trap cleanup EXIT
 say "generating a base model and two fine-tunes (internal/synth)"
 "$GO" run ./internal/synth/cmd/synthmodels -out "$WORK/src" -finetunes 2
 
+say "generating a base and a fine-tune as Hugging Face folders (bf16 model.safetensors + config.json)"
+"$GO" run ./internal/synth/cmd/synthmodels -out "$WORK/hf" -finetunes 1 -seed 11 -format safetensors
+ls -l "$WORK/hf/ft1" | sed 's/^/  /'
+
 say "importing them into a new store"
 "$DELTAFS" init "$STORE"
 "$DELTAFS" import "$STORE" "$WORK/src/base" --as base
 "$DELTAFS" import "$STORE" "$WORK/src/ft1" --as ft1 --base base
 "$DELTAFS" import "$STORE" "$WORK/src/ft2" --as ft2 --base base
+"$DELTAFS" import "$STORE" "$WORK/hf/base" --as hf-base
+"$DELTAFS" import "$STORE" "$WORK/hf/ft1" --as hf-ft --base hf-base
+echo "  the fine-tune's tensors in model.safetensors (first lines):"
+"$DELTAFS" ls -l "$STORE" hf-ft/model.safetensors >"$WORK/ls.out"
+head -n 6 "$WORK/ls.out" | sed 's/^/    /'
 
 say "mounting the store at $MNT"
 mkdir -p "$MNT"
@@ -81,6 +92,32 @@ o = np.load(original)
 ok = a.dtype == o.dtype and a.shape == o.shape and a.tobytes() == o.tobytes() and np.asarray(b).tobytes() == o.tobytes()
 print(f"  {mounted}: dtype {a.dtype}, shape {a.shape}, mean {float(a.astype(np.float64).mean()):+.6f}")
 print("  identical to the original file, bit for bit" if ok else "  MISMATCH with the original file")
+sys.exit(0 if ok else 1)
+PY
+)
+
+say "reading hf-ft/model.safetensors from the mount"
+cmp "$MNT/hf-ft/model.safetensors" "$WORK/hf/ft1/model.safetensors" ||
+	die "hf-ft/model.safetensors differs from the original file"
+echo "  cmp: the mounted model.safetensors is byte-identical to the original"
+(cd "$WORK" && "$PYTHON" - "$MNT/hf-ft/model.safetensors" "$WORK/hf/ft1/model.safetensors" layers.2.wq <<'PY'
+import json, struct, sys
+import numpy as np
+mounted, original, name = sys.argv[1:4]
+def tensor(path):
+    # A safetensors file: 8-byte header length, the header JSON, the data.
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        info = json.loads(f.read(n))[name]
+    begin, end = info["data_offsets"]
+    raw = np.memmap(path, dtype=np.uint16, mode="r", offset=8 + n + begin, shape=((end - begin) // 2,))
+    return info, raw
+info, m = tensor(mounted)
+_, o = tensor(original)
+ok = info["dtype"] == "BF16" and m.tobytes() == o.tobytes()
+f32 = (m.astype(np.uint32) << 16).view(np.float32).reshape(info["shape"])  # bf16 widened exactly
+print(f"  {name} via np.memmap of the mounted file: {info['dtype']}, shape {tuple(info['shape'])}, mean {float(f32.astype(np.float64).mean()):+.6f}")
+print("  identical to the original tensor, bit for bit" if ok else "  MISMATCH with the original tensor")
 sys.exit(0 if ok else 1)
 PY
 )

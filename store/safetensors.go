@@ -508,9 +508,9 @@ func checkIndexItem(it importItem, byRel map[string]importItem, headers map[stri
 }
 
 // addPartsUsage adds the objects of e's parts, when it is stored in parts,
-// to the usage group g (each object once).
-func (s *Store) addPartsUsage(ctx context.Context, e catalog.Entry, byID map[string]catalog.Object, g *usageGroup) error {
-	if e.Kind != catalog.KindBlob || len(e.Header) == 0 {
+// to each usage group (each object once per group).
+func (s *Store) addPartsUsage(ctx context.Context, e catalog.Entry, byID map[string]catalog.Object, groups ...*usageGroup) error {
+	if !isParted(e) {
 		return nil
 	}
 	parts, err := s.catalog.Parts(ctx, e.Path)
@@ -518,10 +518,19 @@ func (s *Store) addPartsUsage(ctx context.Context, e catalog.Entry, byID map[str
 		return err
 	}
 	for _, p := range parts {
-		if rec, ok := byID[p.Object]; ok && !g.objects[rec.ID] {
-			g.objects[rec.ID] = true
-			g.StoredBytes += rec.StoredSize
+		rec, ok := byID[p.Object]
+		if !ok {
+			continue
+		}
+		for _, g := range groups {
+			if !g.objects[rec.ID] {
+				g.objects[rec.ID] = true
+				g.StoredBytes += rec.StoredSize
+			}
 		}
 	}
 	return nil
 }
+
+// isParted reports whether the entry is a file stored tensor by tensor.
+func isParted(e catalog.Entry) bool { return e.Kind == catalog.KindBlob && len(e.Header) > 0 }

@@ -394,3 +394,75 @@ func TestSafetensorsHuggingFaceFile(t *testing.T) {
 		t.Fatalf("export differs: %v", err)
 	}
 }
+
+// TestSafetensorsStats: Stats counts a file stored tensor by tensor under
+// the strategy "safetensors" with its tensors' objects, as it counts them
+// in its model, not as a blob of its header alone.
+func TestSafetensorsStats(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, Options{})
+	baseDir, ftDir := stFolders(t)
+	if _, err := s.Import(ctx, baseDir, "base", ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Import(ctx, ftDir, "ft", ImportOptions{Base: "base"}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := func(us []UsageStats, name string) UsageStats {
+		for _, u := range us {
+			if u.Name == name {
+				return u
+			}
+		}
+		return UsageStats{}
+	}
+	parted := byName(st.Strategies, PartsStrategy)
+	var want UsageStats
+	objects := make(map[string]bool) // each object once: files share some tensors
+	for _, file := range []string{"base/model.safetensors", "ft/model-00001-of-00002.safetensors", "ft/model-00002-of-00002.safetensors"} {
+		e, err := s.catalog.Get(ctx, file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts, err := s.catalog.Parts(ctx, file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want.Files++
+		want.LogicalBytes += e.Size
+		ids := []string{e.Object}
+		for _, p := range parts {
+			ids = append(ids, p.Object)
+		}
+		for _, id := range ids {
+			if objects[id] {
+				continue
+			}
+			objects[id] = true
+			rec, err := s.catalog.Object(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want.StoredBytes += rec.StoredSize
+		}
+	}
+	if parted.Files != want.Files || parted.LogicalBytes != want.LogicalBytes || parted.StoredBytes != want.StoredBytes {
+		t.Fatalf("strategy %s: %+v, want %+v", PartsStrategy, parted, want)
+	}
+	// The config files are the only blobs; strategies add up to the total.
+	if blob := byName(st.Strategies, "blob"); blob.Files != 3 || blob.LogicalBytes >= 1000 {
+		t.Fatalf("blob: %+v", blob)
+	}
+	var files int
+	var logical int64
+	for _, u := range st.Strategies {
+		files, logical = files+u.Files, logical+u.LogicalBytes
+	}
+	if files != st.Total.Files || logical != st.Total.LogicalBytes {
+		t.Fatalf("strategies sum to %d files, %d bytes; total %+v", files, logical, st.Total)
+	}
+}

@@ -50,7 +50,8 @@ func (g *usageGroup) add(e catalog.Entry, rec catalog.Object) {
 	}
 }
 
-// Stats computes usage per model and per strategy. An object shared by
+// Stats computes usage per model and per strategy (a file stored tensor by
+// tensor counts under PartsStrategy, with its tensors' objects). An object shared by
 // several files counts once in each group; the total's stored bytes are
 // those of every live object, the bases that deltas still need included
 // (even when no file shows them any more).
@@ -86,17 +87,22 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 			continue
 		}
 		rec := byID[e.Object]
-		if model := modelOf(e.Path, false); model != "" {
-			group(models, model).add(e, rec)
-			if err := s.addPartsUsage(ctx, e, byID, group(models, model)); err != nil {
-				return st, fmt.Errorf("stats: %w", err)
-			}
-		}
 		strategy := rec.Strategy
-		if strategy == "" {
+		if isParted(e) {
+			strategy = PartsStrategy
+		} else if strategy == "" {
 			strategy = "missing"
 		}
-		group(strategies, strategy).add(e, rec)
+		groups := []*usageGroup{group(strategies, strategy)}
+		if model := modelOf(e.Path, false); model != "" {
+			groups = append(groups, group(models, model))
+		}
+		for _, g := range groups {
+			g.add(e, rec)
+		}
+		if err := s.addPartsUsage(ctx, e, byID, groups...); err != nil {
+			return st, fmt.Errorf("stats: %w", err)
+		}
 		st.Total.Files++
 		st.Total.LogicalBytes += e.Size
 	}

@@ -1,6 +1,8 @@
 // Command synthmodels writes a synthetic base model and fine-tunes of it as
-// directories of .npy files: OUT/base/, OUT/ft1/, OUT/ft2/, ... (see package
-// deltafs/internal/synth for the distributions). `make demo` uses it.
+// directories OUT/base/, OUT/ft1/, OUT/ft2/, ... (see package
+// deltafs/internal/synth for the distributions): of .npy files, or with
+// -format safetensors as Hugging Face style folders (model.safetensors and
+// a config.json). `make demo` uses it.
 package main
 
 import (
@@ -10,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"deltafs/internal/synth"
 )
@@ -40,6 +43,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	noise := fs.Float64("noise", ftDef.NoiseScale, "dense noise std relative to each tensor's std")
 	frozen := fs.Float64("frozen", ftDef.FrozenFraction, "fraction of tensors left identical to the base")
 	retrained := fs.Float64("retrained", ftDef.RetrainedFraction, "fraction of tensors drawn anew")
+	format := fs.String("format", "npy", "npy (one file a tensor) or safetensors (model.safetensors + config.json)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -49,6 +53,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if *fineTunes < 0 || *fineTunes > 1000 {
 		return fmt.Errorf("-finetunes %d out of range [0, 1000]", *fineTunes)
+	}
+	if *format != "npy" && *format != "safetensors" {
+		return fmt.Errorf("-format %q: want npy or safetensors", *format)
 	}
 	prec, err := synth.ParsePrecision(*dtype)
 	if err != nil {
@@ -71,7 +78,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := synth.WriteModel(filepath.Join(*out, "base"), base); err != nil {
+	write := func(dir string, ts []synth.Tensor) error {
+		if *format == "npy" {
+			return synth.WriteModel(dir, ts)
+		}
+		return writeHF(dir, cfg, ts)
+	}
+	if err := write(filepath.Join(*out, "base"), base); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "base:", synth.Describe(cfg))
@@ -82,10 +95,32 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		name := fmt.Sprintf("ft%d", i)
-		if err := synth.WriteModel(filepath.Join(*out, name), tuned); err != nil {
+		if err := write(filepath.Join(*out, name), tuned); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s: %s\n", name, ft.Describe())
+	}
+	return nil
+}
+
+// writeHF writes a Hugging Face style folder: dir/model.safetensors with
+// every tensor and dir/config.json describing the architecture.
+func writeHF(dir string, cfg synth.Config, ts []synth.Tensor) error {
+	if err := synth.WriteSafetensors(filepath.Join(dir, "model.safetensors"), ts); err != nil {
+		return err
+	}
+	dtype := map[synth.Precision]string{synth.Float32: "float32", synth.Float16: "float16", synth.BFloat16: "bfloat16"}[cfg.Precision]
+	config := "{\n" +
+		"  \"architectures\": [\"LlamaForCausalLM\"],\n" +
+		"  \"hidden_size\": " + strconv.Itoa(cfg.Dim) + ",\n" +
+		"  \"intermediate_size\": " + strconv.Itoa(cfg.FFN) + ",\n" +
+		"  \"model_type\": \"llama\",\n" +
+		"  \"num_hidden_layers\": " + strconv.Itoa(cfg.Layers) + ",\n" +
+		"  \"torch_dtype\": \"" + dtype + "\",\n" +
+		"  \"vocab_size\": " + strconv.Itoa(cfg.Vocab) + "\n" +
+		"}\n"
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(config), 0o644); err != nil {
+		return fmt.Errorf("writing config.json: %w", err)
 	}
 	return nil
 }

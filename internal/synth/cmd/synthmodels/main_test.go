@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"deltafs/npy"
+	"deltafs/safetensors"
 )
 
 func TestRunWritesModels(t *testing.T) {
@@ -54,6 +55,7 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{"-out", "OUT", "-finetunes", "-1"},
 		{"-out", "OUT", "-frozen", "2"},
 		{"-out", "OUT", "extra"},
+		{"-out", "OUT", "-format", "pickle"},
 	} {
 		dir := t.TempDir()
 		for i, a := range args {
@@ -68,4 +70,78 @@ func TestRunRejectsBadFlags(t *testing.T) {
 			t.Errorf("run(%q) wrote %d entries before failing", args, len(entries))
 		}
 	}
+}
+
+// -format safetensors writes the same tensors as -format npy, as one
+// model.safetensors (bf16 as 2-byte BF16, f16 and f32 as they are) and a
+// config.json; the tensor named layers.0.wq holds the bytes of
+// layers/0/wq.npy (bf16: the high halves of its float32 values).
+func TestRunWritesSafetensors(t *testing.T) {
+	for _, tc := range []struct {
+		dtype string
+		want  safetensors.DType
+	}{
+		{"bf16", safetensors.BF16},
+		{"f16", safetensors.F16},
+		{"f32", safetensors.F32},
+	} {
+		t.Run(tc.dtype, func(t *testing.T) {
+			out := t.TempDir()
+			common := []string{"-dtype", tc.dtype, "-layers", "2", "-d", "32", "-vocab", "64", "-finetunes", "1", "-seed", "3"}
+			if err := run(append([]string{"-out", filepath.Join(out, "npy")}, common...), io.Discard, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			if err := run(append([]string{"-out", filepath.Join(out, "st"), "-format", "safetensors"}, common...), io.Discard, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			for _, model := range []string{"base", "ft1"} {
+				cfg, err := os.ReadFile(filepath.Join(out, "st", model, "config.json"))
+				if err != nil || !strings.Contains(string(cfg), `"num_hidden_layers": 2`) {
+					t.Fatalf("%s config.json: %q, %v", model, cfg, err)
+				}
+				file, err := os.ReadFile(filepath.Join(out, "st", model, "model.safetensors"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				h, err := safetensors.ParseHeader(file, int64(len(file)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if h.FileSize() != int64(len(file)) || len(h.Tensors) != 2*9+3 || h.Metadata["format"] != "pt" {
+					t.Fatalf("%s: file size %d of %d, %d tensors, metadata %v", model, h.FileSize(), len(file), len(h.Tensors), h.Metadata)
+				}
+				for _, name := range []string{"layers/0/wq", "layers/1/w2", "norm", "embed_tokens"} {
+					ti, ok := h.Lookup(strings.ReplaceAll(name, "/", "."))
+					if !ok || ti.DType != tc.want {
+						t.Fatalf("%s %s: %+v, %v", model, name, ti, ok)
+					}
+					got := file[h.DataStart()+ti.Begin : h.DataStart()+ti.End]
+					b, err := os.ReadFile(filepath.Join(out, "npy", model, filepath.FromSlash(name)+".npy"))
+					if err != nil {
+						t.Fatal(err)
+					}
+					_, off, err := npy.ParseHeader(b)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want := b[off:]
+					if tc.want == safetensors.BF16 {
+						want = highHalves(want)
+					}
+					if string(got) != string(want) {
+						t.Fatalf("%s %s: the safetensors bytes differ from the .npy's", model, name)
+					}
+				}
+			}
+		})
+	}
+}
+
+// highHalves returns the upper two bytes of each little-endian float32.
+func highHalves(f32 []byte) []byte {
+	out := make([]byte, 0, len(f32)/2)
+	for i := 0; i+4 <= len(f32); i += 4 {
+		out = append(out, f32[i+2], f32[i+3])
+	}
+	return out
 }
