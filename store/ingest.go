@@ -154,23 +154,14 @@ func (s *Store) ingestLocked(ctx context.Context, p string, src *os.File, opts I
 	if pf.warning != "" {
 		s.log.Warn("stored as an opaque blob", slog.String("path", p), slog.String("reason", pf.warning))
 	}
-	entry := catalog.Entry{Path: p, Mode: opts.Mode, MTime: opts.MTime, Size: in.size, Owner: opts.Owner, Kind: catalog.KindBlob}
-	if entry.MTime.IsZero() {
-		entry.MTime = time.Now()
-	}
-	t := blobTensor(nil, in.size)
-	var dataOff int64
-	if pf.tensor {
-		entry.Kind = catalog.KindTensor
-		entry.DType = pf.header.DType.Descr()
-		entry.Shape = pf.header.Shape
-		entry.Fortran = pf.header.Fortran
-		if !pf.canonical {
-			entry.Header = slices.Clone(pf.rawHeader)
-		}
-		dataOff = int64(pf.dataOff)
-		t = delta.StreamTensor{DType: pf.header.DType, Shape: pf.header.Shape, Fortran: pf.header.Fortran}
-	}
+	return s.ingestFile(ctx, p, in, pf, pol, opts, idx)
+}
+
+// ingestFile stores one .npy tensor or blob read from in: it hashes the
+// content, reuses an object holding the same content or encodes a new one,
+// and commits the entry.
+func (s *Store) ingestFile(ctx context.Context, p string, in *sourceFile, pf parsedFile, pol policy, opts IngestOptions, idx *baseIndex) (ingestResult, error) {
+	entry, t, dataOff := fileEntry(p, opts, in.size, pf)
 	sum, err := in.sum(ctx, dataOff, opts.Content, chunkBytes(pol.cfg, t.DType.Size))
 	if err != nil {
 		return ingestResult{}, err
@@ -213,6 +204,28 @@ func (s *Store) ingestLocked(ctx context.Context, p string, src *os.File, opts I
 	}
 	res.info, err = s.fileInfo(ctx, committed)
 	return res, err
+}
+
+// fileEntry is the catalog entry of a file of size bytes classified as pf
+// (its content hash and object still to come), the tensor its object
+// encodes (a blob is a tensor of bytes) and where that tensor's data starts.
+func fileEntry(p string, opts IngestOptions, size int64, pf parsedFile) (catalog.Entry, delta.StreamTensor, int64) {
+	entry := catalog.Entry{Path: p, Mode: opts.Mode, MTime: opts.MTime, Size: size, Owner: opts.Owner, Kind: catalog.KindBlob}
+	if entry.MTime.IsZero() {
+		entry.MTime = time.Now()
+	}
+	if !pf.tensor {
+		return entry, blobTensor(nil, size), 0
+	}
+	entry.Kind = catalog.KindTensor
+	entry.DType = pf.header.DType.Descr()
+	entry.Shape = pf.header.Shape
+	entry.Fortran = pf.header.Fortran
+	if !pf.canonical {
+		entry.Header = slices.Clone(pf.rawHeader)
+	}
+	t := delta.StreamTensor{DType: pf.header.DType, Shape: pf.header.Shape, Fortran: pf.header.Fortran}
+	return entry, t, int64(pf.dataOff)
 }
 
 // chunkBytes is the chunk size of the objects cfg encodes for elements of
