@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 
+	"deltafs/internal/testenv"
 	"deltafs/safetensors"
 	"deltafs/store"
 )
@@ -135,6 +138,27 @@ print(float(a[0]), float(a[511]))
 	last := strconv.FormatFloat(float64(1+float32(511)/1000), 'g', -1, 64)
 	if out != "1.0 "+last+"\n" {
 		t.Fatalf("numpy read %q", out)
+	}
+	// torch.frombuffer over an mmap of the mounted file reads a bf16 tensor
+	// in the middle bit for bit.
+	torchOut := run(t, testenv.PythonTorch(t), "-c", `
+import mmap, sys, json, struct
+import torch
+with open(sys.argv[1], "rb") as f:
+    n = struct.unpack("<Q", f.read(8))[0]
+    h = json.loads(f.read(n))
+    mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+b, e = h["model.layers.0.mlp.up_proj.weight"]["data_offsets"]
+t = torch.frombuffer(bytearray(mm[8 + n + b:8 + n + e]), dtype=torch.bfloat16).reshape(256, 512)
+print("bits", t.view(torch.int16).numpy().tobytes().hex())
+`, target)
+	{
+		h, _ := safetensors.ParseHeader(ft, int64(len(ft)))
+		ti, _ := h.Lookup("model.layers.0.mlp.up_proj.weight")
+		want := hex.EncodeToString(ft[h.DataStart()+ti.Begin : h.DataStart()+ti.End])
+		if !strings.Contains(torchOut, "bits "+want+"\n") {
+			t.Fatal("torch.frombuffer of a tensor of the mounted file differs from the original bytes")
+		}
 	}
 	// After a remount, the same bytes.
 	if err := m.Unmount(); err != nil {

@@ -6,6 +6,7 @@ package testenv
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,6 +50,21 @@ func Python(t testing.TB) string {
 		t.Skip("no python3 with numpy found (install python3-numpy)")
 	}
 	return pyPath
+}
+
+// PythonTorch returns a python3 (the one Python returns) that can also
+// import torch. Without torch the test is skipped, or failed under CI.
+func PythonTorch(t testing.TB) string {
+	t.Helper()
+	py := Python(t)
+	if out, err := exec.Command(py, "-c", "import torch").CombinedOutput(); err != nil {
+		msg := fmt.Sprintf("%s cannot import torch (install python3-torch): %v: %s", py, err, out)
+		if strict() {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return py
 }
 
 // RequireFUSE skips the test when /dev/fuse is missing or the test is not
