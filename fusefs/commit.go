@@ -138,21 +138,30 @@ func (n *fileNode) releaseStage(ctx context.Context) {
 			reported = false // logged here, once
 		}
 	}
+	n.dropStage(st, failed != nil || reported)
+}
+
+// dropStage stops serving st once no write handle needs it: the node
+// serves its committed content again and the staging file goes. lost says
+// a write or a commit of st failed and close() reported it; the file is
+// then logged as not stored. A pending (write-back) stage goes with its
+// commit instead.
+func (n *fileNode) dropStage(st *stagingFile, lost bool) {
 	n.mu.Lock()
-	vanished, lost, dropped := false, false, false
-	if n.writers == 0 && n.stage == st && st.pending.Load() == 0 { // a pending one goes with its commit
-		n.stage = nil
-		n.gen.Add(1)
-		lost = st.dirty
-		dropped = lost && (failed != nil || reported)
-		st.discard()
-		vanished = !n.committed
+	if n.active != 0 || n.writers > 1 || n.stage != st || st.pending.Load() != 0 {
+		n.mu.Unlock()
+		return
 	}
+	n.stage = nil
+	n.gen.Add(1)
+	unsaved := st.dirty
+	st.discard()
+	vanished := !n.committed
 	n.mu.Unlock()
-	if dropped {
+	if unsaved && lost {
 		path, _ := nodePath(&n.Inode)
 		n.fsys.log.Warn("file not stored: a write to it or its commit failed and close() reported it; the store keeps what it had",
-			"path", path, "err", failed)
+			"path", path, "err", st.failure())
 	}
 	switch {
 	case vanished:
@@ -160,7 +169,7 @@ func (n *fileNode) releaseStage(ctx context.Context) {
 		if name, parent := n.Parent(); parent != nil {
 			go parent.NotifyEntry(name)
 		}
-	case lost:
+	case unsaved:
 		// An overwrite that was not stored: the kernel's pages may hold
 		// the lost bytes, the store the old ones.
 		go n.NotifyContent(0, 0)

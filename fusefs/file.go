@@ -34,6 +34,9 @@ type fileNode struct {
 	// staging file made or dropped); it changes under mu, and read handles
 	// opened before a change reopen.
 	gen atomic.Uint64
+	// cachedGen is the gen of the content the kernel last opened with
+	// FOPEN_KEEP_CACHE: an open of another one drops the kernel's pages.
+	cachedGen atomic.Uint64
 	// active counts the write handles opened or written to since their
 	// last close: the close that brings it to zero is the last one, and
 	// only it commits (an overwrite replaces the stored file then, not at
@@ -144,9 +147,13 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 	if src.staged {
 		return n.newReadHandle(src), 0, 0
 	}
-	// Committed files are immutable: keep the page cache across opens
-	// (every commit through the mount invalidates it), never direct I/O,
-	// so mmap works.
+	// Committed files are immutable: keep the page cache across opens,
+	// never direct I/O, so mmap works. The first open of other content
+	// than the kernel cached (a commit, a dropped overwrite, a change
+	// made elsewhere) drops the kernel's pages.
+	if n.cachedGen.Swap(src.gen) != src.gen {
+		return n.newReadHandle(src), 0, 0
+	}
 	return n.newReadHandle(src), fuse.FOPEN_KEEP_CACHE, 0
 }
 

@@ -221,6 +221,11 @@ func (h *writeHandle) Flush(ctx context.Context) syscall.Errno {
 	last := n.active == 0
 	n.mu.Unlock()
 	if err := h.stage.failure(); err != nil {
+		if last {
+			// The file is lost: serve what the store keeps from now on,
+			// not only once the kernel releases the handle.
+			n.dropStage(h.stage, true)
+		}
 		return n.fsys.errno("write staging", h.stage.f.Name(), err)
 	}
 	if !last {
