@@ -176,27 +176,34 @@ func (n *fileNode) dropStage(st *stagingFile, lost bool) {
 	}
 }
 
+// takeUnsaved returns the node's staging file and path when it holds
+// writes to save, and marks them saved (the caller marks them unsaved
+// again when saving fails). Writes to a file that no longer has a name
+// are dropped: there is nothing to keep. The caller holds commitMu.
+func (n *fileNode) takeUnsaved() (*stagingFile, string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	st := n.stage
+	if st == nil || !st.dirty {
+		return nil, ""
+	}
+	st.dirty = false
+	path, ok := nodePath(&n.Inode)
+	if !ok || n.unlinked {
+		return nil, ""
+	}
+	return st, path
+}
+
 // commit ingests the staging file at the node's current path when it holds
 // unsaved writes. After it returns 0 the content is durable.
 func (n *fileNode) commit(ctx context.Context, syncNotify bool) syscall.Errno {
 	n.commitMu.Lock()
 	defer n.commitMu.Unlock()
-	n.mu.Lock()
-	st := n.stage
-	if st == nil || !st.dirty {
-		n.mu.Unlock()
+	st, path := n.takeUnsaved()
+	if st == nil {
 		return 0
 	}
-	path, ok := nodePath(&n.Inode)
-	if !ok || n.unlinked {
-		// Written to a file that no longer has a name: nothing to keep.
-		st.dirty = false
-		n.mu.Unlock()
-		return 0
-	}
-	st.dirty = false
-	n.mu.Unlock()
-
 	start := time.Now()
 	fi, err := n.ingest(ctx, path, st)
 	n.fsys.log.Debug("commit", "path", path, "bytes", fi.Size, "stored", fi.StoredSize,

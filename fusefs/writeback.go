@@ -106,21 +106,10 @@ func (n *fileNode) saveWrites(ctx context.Context, syncNotify bool) syscall.Errn
 func (n *fileNode) recordPending(ctx context.Context) syscall.Errno {
 	n.commitMu.Lock()
 	defer n.commitMu.Unlock()
-	n.mu.Lock()
-	st := n.stage
-	if st == nil || !st.dirty {
-		n.mu.Unlock()
+	st, path := n.takeUnsaved()
+	if st == nil {
 		return 0
 	}
-	path, ok := nodePath(&n.Inode)
-	if !ok || n.unlinked {
-		st.dirty = false // written to a file that no longer has a name
-		n.mu.Unlock()
-		return 0
-	}
-	st.dirty = false
-	n.mu.Unlock()
-
 	opts := n.ingestOptions(st)
 	st.gate.Lock()
 	id, err := n.fsys.backend.RecordPending(detach(ctx), path, st.f, opts, st.pending.Load())
