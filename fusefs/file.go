@@ -213,14 +213,24 @@ func (n *fileNode) chown(ctx context.Context, uid uint32, setUID bool, gid uint3
 	if !committed {
 		return 0
 	}
+	_, errno := n.storeAttr(ctx, "chown", func(ctx context.Context, path string) error {
+		return n.fsys.backend.Chown(ctx, path, o)
+	})
+	return errno
+}
+
+// storeAttr records an attribute change of the node in the catalog with
+// set, at the node's current path, and reports whether it did: a node that
+// lost its name has nothing to record.
+func (n *fileNode) storeAttr(ctx context.Context, op string, set func(ctx context.Context, path string) error) (bool, syscall.Errno) {
 	path, ok := nodePath(&n.Inode)
 	if !ok {
-		return 0
+		return false, 0
 	}
-	if err := n.fsys.backend.Chown(detach(ctx), path, o); err != nil {
-		return n.fsys.errno("chown", path, err)
+	if err := set(detach(ctx), path); err != nil {
+		return false, n.fsys.errno(op, path, err)
 	}
-	return 0
+	return true, 0
 }
 
 // setMTime sets the node's modification time: in the catalog when the file
@@ -239,12 +249,10 @@ func (n *fileNode) setMTime(ctx context.Context, t time.Time) syscall.Errno {
 	if unsaved || !committed {
 		return 0
 	}
-	path, ok := nodePath(&n.Inode)
-	if !ok {
-		return 0
-	}
-	if err := n.fsys.backend.Chtimes(detach(ctx), path, t); err != nil {
-		return n.fsys.errno("utimens", path, err)
+	if stored, errno := n.storeAttr(ctx, "utimens", func(ctx context.Context, path string) error {
+		return n.fsys.backend.Chtimes(ctx, path, t)
+	}); !stored {
+		return errno
 	}
 	n.mu.Lock()
 	n.info.MTime = t
@@ -264,12 +272,10 @@ func (n *fileNode) chmod(ctx context.Context, mode uint32) syscall.Errno {
 	if !committed {
 		return 0
 	}
-	path, ok := nodePath(&n.Inode)
-	if !ok {
-		return 0
-	}
-	if err := n.fsys.backend.Chmod(detach(ctx), path, mode); err != nil {
-		return n.fsys.errno("chmod", path, err)
+	if stored, errno := n.storeAttr(ctx, "chmod", func(ctx context.Context, path string) error {
+		return n.fsys.backend.Chmod(ctx, path, mode)
+	}); !stored {
+		return errno
 	}
 	n.mu.Lock()
 	n.info.Mode = mode // n.mode 0 falls back to it
