@@ -155,3 +155,20 @@ func repoRoot() (string, error) {
 		dir = parent
 	}
 }
+
+// Missing reports a missing prerequisite of the test: a skip, or a failure
+// under CI (CI=true) or with DELTAFS_REQUIRE_FUSE=1. Harnesses of real
+// servers (PostgreSQL, an S3 server) use it so that CI never passes by
+// skipping them.
+func Missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if strict() {
+		t.Fatalf("prerequisite missing (CI or DELTAFS_REQUIRE_FUSE=1): %s", msg)
+	}
+	t.Skip(msg)
+}
+
+// RepoRoot returns the repository's root directory (the one holding go.mod
+// above the working directory).
+func RepoRoot() (string, error) { return repoRoot() }
