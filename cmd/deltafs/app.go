@@ -58,6 +58,7 @@ func newApp(env *cliEnv) *cli.App {
 			mountCommand(env),
 			configCommand(env),
 			analyzeCommand(env),
+			copyCommand(env),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
