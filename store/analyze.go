@@ -15,6 +15,7 @@ import (
 	"deltafs/delta"
 	"deltafs/delta/analysis"
 	"deltafs/npy"
+	"deltafs/safetensors"
 )
 
 // Analysis: for a tensor, the statistics of its delta against its
@@ -126,11 +127,21 @@ func (s *Store) Analyze(ctx context.Context, path string, opts AnalyzeOptions) (
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
-		ta, err := s.analyzeEntry(ctx, e, p, against, opts)
-		if err != nil {
+		if parts, err := s.catalog.Parts(ctx, e.Path); err != nil {
 			return out, &PathError{Op: "analyze", Path: e.Path, Err: err}
+		} else if len(parts) > 0 {
+			tas, err := s.analyzeParts(ctx, e, parts, p, against, opts)
+			out = append(out, tas...)
+			if err != nil {
+				return out, &PathError{Op: "analyze", Path: e.Path, Err: err}
+			}
+		} else {
+			ta, err := s.analyzeEntry(ctx, e, p, against, opts)
+			if err != nil {
+				return out, &PathError{Op: "analyze", Path: e.Path, Err: err}
+			}
+			out = append(out, ta)
 		}
-		out = append(out, ta)
 		done += e.Size
 		opts.Progress.report(done, total)
 	}
@@ -199,6 +210,84 @@ func (s *Store) analyzeEntry(ctx context.Context, e catalog.Entry, root, against
 	return ta, nil
 }
 
+// analyzeParts analyzes each tensor of a file stored tensor by tensor (a
+// safetensors file), found under root, each named FILE:TENSOR: against the
+// tensor of the same name in the file at the same relative path under
+// against when it is given, else against its stored reference, else
+// against the base's tensor of that name an import would take.
+func (s *Store) analyzeParts(ctx context.Context, e catalog.Entry, parts []catalog.Part, root, against string, opts AnalyzeOptions) ([]TensorAnalysis, error) {
+	pol, err := s.policyFor(ctx, e.Path, "", false, opts.Settings)
+	if err != nil {
+		return nil, err
+	}
+	model, _ := splitModel(e.Path)
+	names, err := s.tensorNameIndex(ctx, model, nil)
+	if err != nil {
+		return nil, err
+	}
+	againstFile := ""
+	if against != "" {
+		againstFile = against
+		if rel := strings.TrimPrefix(strings.TrimPrefix(e.Path, root), "/"); e.Path != root {
+			againstFile = joinPath(against, rel)
+		}
+	}
+	out := make([]TensorAnalysis, 0, len(parts))
+	for _, pt := range parts {
+		name := e.Path + partSep + pt.Name
+		src, err := s.storeSource(ctx, name)
+		if err != nil {
+			return out, err
+		}
+		rec, err := s.catalog.Object(ctx, pt.Object)
+		if err != nil {
+			return out, fmt.Errorf("%s: %w", name, err)
+		}
+		var refPath, by string
+		switch {
+		case againstFile != "":
+			refPath, by = againstFile+partSep+pt.Name, "against"
+		case rec.Ref != "" && !strings.HasPrefix(names.pathOf(pt.Name, rec.Ref), "object:"):
+			refPath, by = names.pathOf(pt.Name, rec.Ref), rec.RefMatch
+			if by == "" {
+				by = "stored"
+			}
+		default:
+			if ref := names.lookup(e.Path, pt.Name, "", pt.DType, src.h.DType, pt.Shape); ref != nil {
+				refPath, by = ref.Path, "name"
+			}
+		}
+		var ref *tensorSource
+		if refPath != "" {
+			r, err := s.storeSource(ctx, refPath)
+			switch {
+			case errors.Is(err, ErrNotFound) && by == "against":
+				refPath, by = "", "" // no tensor of that name there
+			case err != nil:
+				return out, fmt.Errorf("%s: reference %s: %w", name, refPath, err)
+			default:
+				ref = &r
+			}
+		}
+		ta, err := analyzeTensor(pol, src, ref, opts)
+		if err != nil {
+			return out, err
+		}
+		ta.ReferenceBy = by
+		ta.DType = pt.DType // the file's name for it (BF16 is encoded as 16-bit words)
+		form := formStandalone.String()
+		switch {
+		case rec.Ref != "":
+			form = formDelta.String()
+		case rec.Strategy == string(delta.Float32Raw):
+			form = formVerbatim.String()
+		}
+		ta.Auto = AutoChoice{Form: form, Strategy: rec.Strategy, StoredSize: rec.StoredSize}
+		out = append(out, ta)
+	}
+	return out, nil
+}
+
 // storedForm names the form a stored file has.
 func storedForm(fi FileInfo) string {
 	switch {
@@ -210,8 +299,12 @@ func storedForm(fi FileInfo) string {
 	return formStandalone.String()
 }
 
-// storeSource opens the tensor file at p.
+// storeSource opens the tensor file at p, or the tensor of a file stored
+// tensor by tensor when p is FILE:TENSOR.
 func (s *Store) storeSource(ctx context.Context, p string) (tensorSource, error) {
+	if file, tensor, ok := splitPartPath(p); ok {
+		return s.partSource(ctx, p, file, tensor)
+	}
 	e, err := s.catalog.Get(ctx, p)
 	if err != nil {
 		return tensorSource{}, err
@@ -233,6 +326,43 @@ func (s *Store) storeSource(ctx context.Context, p string) (tensorSource, error)
 		return tensorSource{}, err
 	}
 	return tensorSource{name: p, h: h, data: io.NewSectionReader(f, f.Size()-raw, raw), raw: raw}, nil
+}
+
+// partSep separates a file's path from the name of one of its tensors.
+const partSep = ":"
+
+// splitPartPath splits FILE:TENSOR at the first separator that follows a
+// safetensors file name.
+func splitPartPath(p string) (file, tensor string, ok bool) {
+	for i := 0; i < len(p); i++ {
+		if strings.HasPrefix(p[i:], partSep) && isSafetensorsName(p[:i]) {
+			return p[:i], p[i+len(partSep):], true
+		}
+	}
+	return "", "", false
+}
+
+// partSource opens tensor of the safetensors file at file; p names both.
+func (s *Store) partSource(ctx context.Context, p, file, tensor string) (tensorSource, error) {
+	parts, err := s.catalog.Parts(ctx, file)
+	if err != nil {
+		return tensorSource{}, err
+	}
+	i := slices.IndexFunc(parts, func(pt catalog.Part) bool { return pt.Name == tensor })
+	if i < 0 {
+		return tensorSource{}, fmt.Errorf("%s: no tensor %q: %w", file, tensor, ErrNotFound)
+	}
+	pt := parts[i]
+	dt, ok := stObjectDTypes[safetensors.DType(pt.DType)]
+	if !ok {
+		return tensorSource{}, fmt.Errorf("%s: dtype %s is not analyzed", p, pt.DType)
+	}
+	f, err := s.Open(ctx, file)
+	if err != nil {
+		return tensorSource{}, err
+	}
+	h := npy.Header{DType: dt, Shape: pt.Shape}
+	return tensorSource{name: p, h: h, data: io.NewSectionReader(f, pt.Offset, pt.Size), raw: pt.Size}, nil
 }
 
 // AnalyzeFiles analyzes .npy files outside a store: file, or every .npy

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"deltafs/catalog"
@@ -165,7 +166,8 @@ func (s *Store) fileInfo(ctx context.Context, e catalog.Entry) (FileInfo, error)
 
 // referencePath finds the path of a tensor whose object is rec.Ref: first
 // the same relative path in the model's base (the usual case), else any
-// entry holding the reference's content. When no entry holds it any more
+// tensor of the base of the same name, else any entry holding the
+// reference's content. When no entry holds it any more
 // (the base file was removed; its object lives on for this delta) it
 // returns "object:" and the reference's id.
 func (s *Store) referencePath(ctx context.Context, path string, rec catalog.Object) string {
@@ -174,6 +176,21 @@ func (s *Store) referencePath(ctx context.Context, path string, rec catalog.Obje
 		cand := joinPath(m.Base, rel)
 		if e, err := s.catalog.Get(ctx, cand); err == nil && e.Object == rec.Ref {
 			return cand
+		}
+	}
+	// A tensor of the base found by name (a safetensors file's tensor is
+	// FILE:NAME), before any other file of the same content.
+	if ni, err := s.tensorNameIndex(ctx, model, nil); err == nil && ni != nil {
+		var found []string
+		for _, cands := range ni.byName {
+			for _, c := range cands {
+				if c.entry.Object == rec.Ref {
+					found = append(found, c.entry.Path)
+				}
+			}
+		}
+		if len(found) > 0 {
+			return slices.Min(found) // the same answer every time
 		}
 	}
 	if h, err := s.acquire(ctx, rec.ID); err == nil {

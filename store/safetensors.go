@@ -228,6 +228,20 @@ func (s *Store) tensorNameIndex(ctx context.Context, model string, idx *baseInde
 	return ni, nil
 }
 
+// pathOf names the base tensor called name whose object is id (FILE:NAME
+// for a safetensors file's tensor), or "object:" and id when the base has
+// none (it was removed; the object lives on for the deltas made from it).
+func (ni *nameIndex) pathOf(name, id string) string {
+	if ni != nil {
+		for _, c := range ni.byName[name] {
+			if c.entry.Object == id {
+				return c.entry.Path
+			}
+		}
+	}
+	return "object:" + id
+}
+
 // lookup returns the reference of the tensor name of a file at p: a base
 // tensor of that name whose values are of the same type (stDType for
 // safetensors parts, npyDescr for .npy files; "" matches no .npy) and

@@ -269,8 +269,8 @@ func TestSafetensorsNPYReferences(t *testing.T) {
 		t.Fatalf("safetensors tensor against an .npy base: %+v, %v", rec, err)
 	}
 	fi, err := s.Stat(ctx, "npyft/layers/0/wq.npy")
-	if err != nil || fi.Base == "" {
-		t.Fatalf(".npy tensor against a safetensors base: %+v, %v", fi, err)
+	if err != nil || fi.Base != "stbase/model.safetensors:layers.0.wq" {
+		t.Fatalf(".npy tensor against a safetensors base: base %q (%v), want the base's tensor by file and name", fi.Base, err)
 	}
 }
 
