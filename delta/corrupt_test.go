@@ -93,7 +93,7 @@ func TestTruncationIsCaught(t *testing.T) {
 func TestNewerVersion(t *testing.T) {
 	_, objs, refs, _ := smallObjects(t)
 	bad := bytes.Clone(objs[0])
-	binary.LittleEndian.PutUint16(bad[4:], formatVersion+1)
+	binary.LittleEndian.PutUint16(bad[4:], maxFormatVersion+1)
 	if _, err := Decode(bad, refs[0], Config{}); !errors.Is(err, ErrUnsupportedVersion) {
 		t.Fatalf("got %v", err)
 	}

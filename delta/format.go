@@ -12,11 +12,16 @@ import (
 
 // The limits of an object (docs/FORMAT.md §2, §6).
 const (
+	// formatVersion is the version a chunked object is written with: what
+	// every object had before version 2 added the compact layout
+	// (compact.go). A reader needs no more to read one.
 	formatVersion = 1
-	maxNDim       = 64
-	maxRawSize    = 1 << 62
-	maxDim        = 1 << 62
-	payloadSlack  = 65536
+	// maxFormatVersion is the newest version this build reads.
+	maxFormatVersion = compactVersion
+	maxNDim          = 64
+	maxRawSize       = 1 << 62
+	maxDim           = 1 << 62
+	payloadSlack     = 65536
 )
 
 // field is one fixed-width field of the object format: its name in
@@ -281,8 +286,8 @@ func parseFixed(b []byte) (parsedFixed, error) {
 		return p, corruptf("bad magic %q", hdrMagic.in(b))
 	}
 	v := uint16(hdrFormatVersion.get(b))
-	if v > formatVersion {
-		return p, fmt.Errorf("%w: version %d, this build reads up to %d", ErrUnsupportedVersion, v, formatVersion)
+	if v > maxFormatVersion {
+		return p, fmt.Errorf("%w: version %d, this build reads up to %d", ErrUnsupportedVersion, v, maxFormatVersion)
 	}
 	if v == 0 {
 		return p, corruptf("format version 0")

@@ -53,7 +53,8 @@ func tableRows(lines []string) [][]string {
 }
 
 // TestFormatDocFields keeps docs/FORMAT.md's tables of the fixed header
-// (§2), the chunk table (§3), the layout (§1) and the strategy ids (§4)
+// (§2), the compact head (§2a), the chunk table (§3), the layout (§1) and
+// the strategy ids (§4)
 // equal to the constants the code reads and writes objects with.
 func TestFormatDocFields(t *testing.T) {
 	for _, tc := range []struct {
@@ -63,6 +64,7 @@ func TestFormatDocFields(t *testing.T) {
 	}{
 		{"## 2. Fixed header", fixedHeaderFields, fixedHeaderSize},
 		{"## 3. Chunk table", chunkEntryFields, chunkEntrySize},
+		{"## 2a. Compact objects", compactFields, compactHeadSize},
 	} {
 		var rows [][]string
 		for _, r := range tableRows(formatDoc(t, tc.heading)) {

@@ -13,7 +13,7 @@ import (
 	"deltafs/npy"
 )
 
-// Golden objects of format version 1 (testdata/objects): they must decode to
+// Golden objects of format versions 1 and 2 (testdata/objects): they must decode to
 // the committed expected tensors forever. DELTAFS_WRITE_GOLDEN=1 writes the
 // golden objects that do not exist yet; existing ones are never rewritten.
 
@@ -45,6 +45,42 @@ var goldenCases = []goldenCase{
 	{"per_axis_scaled_f4", PerAxisScaled, dtypeCases[2], true, true, 0},
 	{"auto_zigzag_bf16", Auto, dtypeCases[1], true, false, 1 + autoZigzag},
 	{"auto_zigzag_f2", Auto, dtypeCases[0], true, false, 1 + autoZigzag},
+	// Format version 2: compact objects.
+	{"compact_verbatim_u1", Auto, dtypeCases[8], false, false, 1 + methodVerbatim},
+	{"compact_auto_bf16", Auto, dtypeCases[1], true, false, 1 + autoZigzag},
+	{"compact_alone_f2", Auto, dtypeCases[0], false, false, 1 + autoAlone},
+	{"compact_sparse_f4", Sparse, dtypeCases[2], true, false, 0},
+	{"compact_per_axis_scaled_f4", PerAxisScaled, dtypeCases[2], true, true, 0},
+	{"compact_empty_i8", Auto, dtypeCases[7], true, false, 0},
+}
+
+// compact reports whether the case is a compact object (format version 2).
+func (g goldenCase) compact() bool { return strings.HasPrefix(g.name, "compact_") }
+
+// shape and chunkSize are the golden tensor's shape and the chunk size it
+// was encoded with: several chunks for the chunked layout, one for compact.
+func (g goldenCase) shape() []int64 {
+	switch {
+	case strings.Contains(g.name, "_empty_"):
+		return []int64{0, 3}
+	case g.compact():
+		return []int64{8, 32}
+	}
+	return []int64{6, 50}
+}
+
+func (g goldenCase) chunkSize() int {
+	if g.compact() {
+		return DefaultChunkSize
+	}
+	return 512
+}
+
+func (g goldenCase) version() uint16 {
+	if g.compact() {
+		return compactVersion
+	}
+	return formatVersion
 }
 
 // writeNPY writes data as an .npy file with our canonical header.
@@ -84,14 +120,14 @@ func TestWriteGolden(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(goldenDir, g.name+".dlto")); err == nil {
 			continue // released: never rewrite
 		}
-		shape := []int64{6, 50}
+		shape := g.shape()
 		td, rd := genPair(g.dc, elems(shape), uint64(len(g.name)))
 		if g.finite {
 			sanitizeF32(td)
 			sanitizeF32(rd)
 		}
 		cfg := DefaultConfig()
-		cfg.Strategy, cfg.AllowLossy, cfg.ChunkSize, cfg.QuantBlock = g.strategy, true, 512, 64
+		cfg.Strategy, cfg.AllowLossy, cfg.ChunkSize, cfg.QuantBlock = g.strategy, true, g.chunkSize(), 64
 		tt := Tensor{DType: g.dc.dt, Shape: shape, Data: td}
 		var ref *Tensor
 		if g.withRef {
@@ -131,7 +167,7 @@ func TestGoldenObjects(t *testing.T) {
 			}
 			o := openT(t, obj)
 			h := o.Header()
-			if h.FormatVersion != 1 || h.Strategy != g.strategy || h.DType != wh.DType {
+			if h.FormatVersion != g.version() || h.Strategy != g.strategy || h.DType != wh.DType {
 				t.Fatalf("header %+v", h)
 			}
 			got, err := o.DecodeAll(ref)

@@ -37,12 +37,32 @@ type Object struct {
 	table  []chunkEntry
 	layout wordLayout
 	codec  codec
+	// verbatim: a compact object whose payload is the data section itself.
+	verbatim bool
 }
 
 // Open parses and validates an object's header and chunk table. Every size
 // is checked before anything is allocated; a malformed object is
 // ErrCorrupt, a newer format ErrUnsupportedVersion.
 func Open(r io.ReaderAt, size int64) (*Object, error) {
+	if size < int64(cmpVersion.end()) {
+		return nil, corruptf("object of %d bytes is too short", size)
+	}
+	var start [6]byte
+	if err := readFull(r, start[:min(len(start), int(size))], 0); err != nil {
+		return nil, err
+	}
+	if [4]byte(hdrMagic.in(start[:])) != objectMagic {
+		return nil, corruptf("bad magic %q", hdrMagic.in(start[:]))
+	}
+	// Byte 5 is the high byte of the chunked layout's u16 format_version
+	// (0) and the strategy id (never 0) of the compact layout.
+	switch v := cmpVersion.get(start[:]); {
+	case v == compactVersion && cmpStrategy.get(start[:]) != 0:
+		return openCompact(r, size)
+	case v > maxFormatVersion:
+		return nil, fmt.Errorf("%w: version %d, this build reads up to %d", ErrUnsupportedVersion, v, maxFormatVersion)
+	}
 	if size < int64(fixedHeaderSize) {
 		return nil, corruptf("object of %d bytes is shorter than the %d-byte header", size, fixedHeaderSize)
 	}
@@ -145,7 +165,8 @@ func (o *Object) ChunkUsesReference(i int) bool {
 }
 
 // ChunkMethod returns chunk i's method byte (for auto: 0 XOR, 1 ordered
-// difference, 2 alone, 3 stored; docs/FORMAT.md §4).
+// difference, 2 alone, 3 stored, 4 zigzag difference; docs/FORMAT.md §4;
+// 7 for the verbatim payload of a compact object, §2a).
 func (o *Object) ChunkMethod(i int) uint8 {
 	if i < 0 || i >= len(o.table) {
 		return 0
@@ -193,6 +214,10 @@ func (o *Object) DecodeChunk(i int, ref, dst []byte) error {
 	}
 	if got := crc32c(payload); got != e.payCRC {
 		return corruptf("chunk %d: payload checksum %08x, stored %08x", i, got, e.payCRC)
+	}
+	if o.verbatim {
+		copy(dst, payload)
+		return nil
 	}
 	var rw []byte
 	if uses {

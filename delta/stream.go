@@ -198,6 +198,13 @@ func EncodeTo(ctx context.Context, t StreamTensor, ref *StreamTensor, cfg Config
 	}
 	hashes := e.startHashes()
 	e.params = e.c.params()
+	if compactFits(&e.h) {
+		size, err := e.encodeCompact(hashes)
+		if err != nil {
+			return Header{}, 0, err
+		}
+		return e.h, size, nil
+	}
 	e.hlen = headerSize(len(e.h.Shape), int64(len(e.params)), int64(e.h.NumChunks))
 	size, err := e.encodeChunks()
 	if e.bf16 && errors.Is(err, errNotBF16Halves) {
