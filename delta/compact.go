@@ -190,7 +190,7 @@ func openCompact(r io.ReaderAt, size int64) (*Object, error) {
 	}
 	body := b[:size-headerCRCSize]
 	if got, want := crc32c(body), getU32(b[len(body):]); got != want {
-		return nil, corruptf("object checksum %08x, stored %08x", got, want)
+		return nil, corruptf("checksum of the compact object (header and chunk 0) %08x, stored %08x", got, want)
 	}
 	c, err := parseCompact(body)
 	if err != nil {
