@@ -43,9 +43,9 @@ func (c *sqliteCatalog) Origin() string { return c.origin }
 
 // LastChange returns the sequence number of the newest committed change
 // (0 when none was ever logged).
-func (c *sqliteCatalog) LastChange(ctx context.Context) (uint64, error) {
+func (r reader) LastChange(ctx context.Context) (uint64, error) {
 	var seq int64
-	if err := c.queryRow(ctx, `SELECT coalesce(max(seq), 0) FROM changes`).Scan(&seq); err != nil {
+	if err := r.queryRow(ctx, `SELECT coalesce(max(seq), 0) FROM changes`).Scan(&seq); err != nil {
 		return 0, mapErr("read the change log", err)
 	}
 	return uint64(seq), nil
@@ -54,11 +54,11 @@ func (c *sqliteCatalog) LastChange(ctx context.Context) (uint64, error) {
 // Changes returns up to limit committed changes after sequence number
 // after, oldest first: one range query on the log's primary key, so
 // polling an idle store is cheap.
-func (c *sqliteCatalog) Changes(ctx context.Context, after uint64, limit int) (ChangeBatch, error) {
+func (r reader) Changes(ctx context.Context, after uint64, limit int) (ChangeBatch, error) {
 	if limit <= 0 {
 		return ChangeBatch{}, fmt.Errorf("%w: change limit %d", ErrInvalid, limit)
 	}
-	rows, err := c.query(ctx, `SELECT seq, path, coalesce(origin, '') FROM changes WHERE seq > ? ORDER BY seq LIMIT ?`,
+	rows, err := r.query(ctx, `SELECT seq, path, coalesce(origin, '') FROM changes WHERE seq > ? ORDER BY seq LIMIT ?`,
 		int64(after), limit)
 	if err != nil {
 		return ChangeBatch{}, mapErr("read the change log", err)
@@ -77,17 +77,18 @@ func (c *sqliteCatalog) Changes(ctx context.Context, after uint64, limit int) (C
 	if err := rows.Err(); err != nil {
 		return ChangeBatch{}, mapErr("read the change log", err)
 	}
-	// Sequence numbers have no gaps (AUTOINCREMENT, and a rolled-back
-	// transaction rolls its numbers back), except where pruning cut.
+	// Sequence numbers have no gaps (SQLite: AUTOINCREMENT, and a
+	// rolled-back transaction rolls its numbers back; PostgreSQL: numbered
+	// at commit under the write lock), except where pruning cut.
 	b.Lost = len(b.Changes) > 0 && b.Changes[0].Seq != after+1
 	return b, nil
 }
 
 // stampChanges signs the changes logged by the transaction tx is about to
-// commit with the catalog's origin (the triggers leave it NULL) and prunes
-// the log to its newest changesKept rows.
-func (c *sqliteCatalog) stampChanges(ctx context.Context, tx *sqliteTx) error {
-	res, err := tx.exec(ctx, `UPDATE changes SET origin = ? WHERE origin IS NULL`, c.origin)
+// commit with origin (the triggers leave it NULL) and prunes the log to its
+// newest changesKept rows.
+func stampChanges(ctx context.Context, tx *sqlTx, origin string) error {
+	res, err := tx.exec(ctx, tx.d.stamp, origin)
 	if err != nil {
 		return mapErr("log changes", err)
 	}

@@ -24,8 +24,8 @@ type Part struct {
 // Parts returns the parts of the file at path in file order (none for a
 // file stored whole).
 func (r reader) Parts(ctx context.Context, path string) ([]Part, error) {
-	rows, err := r.query(ctx, `SELECT p.name, p.dtype, p.shape, p.offset, p.size, p.object, p.content_hash
-		FROM parts p JOIN entries e ON e.inode = p.inode WHERE e.path = ? ORDER BY p.offset, p.idx`, path)
+	rows, err := r.query(ctx, `SELECT p.name, p.dtype, p.shape, p."offset", p.size, p.object, p.content_hash
+		FROM parts p JOIN entries e ON e.inode = p.inode WHERE e.path = ? ORDER BY p."offset", p.idx`, path)
 	if err != nil {
 		return nil, mapErr("parts of "+quote(path), err)
 	}
@@ -48,7 +48,7 @@ func (r reader) Parts(ctx context.Context, path string) ([]Part, error) {
 // SetParts replaces the parts of the file at path (nil: it is stored
 // whole). Every part's Object must be recorded by the time the transaction
 // commits (ErrDanglingRef).
-func (t *sqliteTx) SetParts(ctx context.Context, path string, parts []Part) error {
+func (t *sqlTx) SetParts(ctx context.Context, path string, parts []Part) error {
 	e, err := t.Get(ctx, path)
 	if err != nil {
 		return err
@@ -67,7 +67,7 @@ func (t *sqliteTx) SetParts(ctx context.Context, path string, parts []Part) erro
 		if p.Shape == nil {
 			shape = []byte("[]")
 		}
-		if _, err := t.exec(ctx, `INSERT INTO parts(inode, idx, name, dtype, shape, offset, size, object, content_hash)
+		if _, err := t.exec(ctx, `INSERT INTO parts(inode, idx, name, dtype, shape, "offset", size, object, content_hash)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, int64(e.Inode), i, p.Name, p.DType, string(shape), p.Offset, p.Size, p.Object, p.ContentHash); err != nil {
 			return mapErr(fmt.Sprintf("put part %q of %q", p.Name, path), err)
 		}

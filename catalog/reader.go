@@ -19,9 +19,10 @@ type querier interface {
 // reader implements Reader (and the object queries) over a querier, with
 // the statements prepared once through stmts.
 type reader struct {
-	q     querier    // *sql.DB, or *sql.Tx inside a transaction
+	q     querier    // *sql.DB (or a wrapper of one), or *sql.Tx inside a transaction
 	tx    *sql.Tx    // nil outside a transaction
 	stmts *stmtCache // nil: run every query unprepared
+	d     *dialect
 }
 
 const entryColumns = `path, kind, inode, mode, mtime, size, object, content_hash, dtype, shape, fortran, header, uid, gid`

@@ -19,7 +19,7 @@ import (
 // moving a model's directory below the top level deletes the model (its
 // dependents lose their base), and moving a directory to the top level makes
 // it a model without a base. A replaced model is deleted likewise.
-func (t *sqliteTx) Rename(ctx context.Context, oldPath, newPath string) error {
+func (t *sqlTx) Rename(ctx context.Context, oldPath, newPath string) error {
 	if err := ValidatePath(oldPath); err != nil {
 		return err
 	}
@@ -74,11 +74,11 @@ func (t *sqliteTx) Rename(ctx context.Context, oldPath, newPath string) error {
 	if src.Kind == KindDir {
 		// Descendants: replace the old prefix of path and parent. The ranges
 		// cannot collide: newPath is neither oldPath's descendant (checked)
-		// nor its ancestor (an ancestor is a non-empty directory). substr
-		// works on bytes through the BLOB casts, as len() does.
+		// nor its ancestor (an ancestor is a non-empty directory). The
+		// suffix is cut in bytes, as len() counts.
 		_, err = t.exec(ctx, `UPDATE entries
-			SET path = ?1 || CAST(substr(CAST(path AS BLOB), ?3) AS TEXT),
-				parent = ?1 || CAST(substr(CAST(parent AS BLOB), ?3) AS TEXT)
+			SET path = ?1 || `+t.d.suffixOf("path")+`,
+				parent = ?1 || `+t.d.suffixOf("parent")+`
 			WHERE path >= ?2 AND path < ?4`,
 			newPath, oldPath+"/", len(oldPath)+1, subtreeUpper(oldPath))
 		if err != nil {
@@ -97,7 +97,7 @@ func (t *sqliteTx) Rename(ctx context.Context, oldPath, newPath string) error {
 	case oldTop:
 		_, err = t.exec(ctx, `DELETE FROM models WHERE name = ?`, oldPath)
 	case newTop:
-		_, err = t.exec(ctx, `INSERT OR IGNORE INTO models(name) VALUES (?)`, newPath)
+		_, err = t.exec(ctx, `INSERT INTO models(name) VALUES (?) ON CONFLICT DO NOTHING`, newPath)
 	}
 	return mapErr(fmt.Sprintf("rename model %q to %q", oldPath, newPath), err)
 }

@@ -35,7 +35,7 @@ func (r reader) Settings(ctx context.Context, model string) (map[string]string, 
 }
 
 // SetSetting keeps (or, with an empty value, removes) one setting.
-func (t *sqliteTx) SetSetting(ctx context.Context, model, key, value string) error {
+func (t *sqlTx) SetSetting(ctx context.Context, model, key, value string) error {
 	if key == "" {
 		return fmt.Errorf("%w: empty setting name", ErrInvalid)
 	}
@@ -71,7 +71,7 @@ func (r reader) Sketch(ctx context.Context, id string) ([]byte, error) {
 }
 
 // PutSketch records the similarity sketch of object id, replacing any.
-func (t *sqliteTx) PutSketch(ctx context.Context, id string, sketch []byte) error {
+func (t *sqlTx) PutSketch(ctx context.Context, id string, sketch []byte) error {
 	if !validID(id) {
 		return fmt.Errorf("%w: object id %q is not 64 lowercase hex digits", ErrInvalid, id)
 	}

@@ -42,11 +42,10 @@ type SQLiteOptions struct {
 // sqliteCatalog is the embedded Catalog: one SQLite file in WAL mode.
 type sqliteCatalog struct {
 	reader
-	db          *sql.DB
-	busyTimeout time.Duration
-	log         *slog.Logger
-	writer      chan struct{} // holds a token while an Update of this process runs
-	origin      string        // names this handle in the change log
+	db     *sql.DB
+	log    *slog.Logger
+	up     updater
+	origin string // names this handle in the change log
 }
 
 // OpenSQLite opens (creating if needed) the SQLite catalog in file.
@@ -81,8 +80,8 @@ func OpenSQLiteWith(file string, opts SQLiteOptions) (Catalog, error) {
 	db.SetMaxOpenConns(16)
 	db.SetMaxIdleConns(4)
 	stmts := newStmtCache(db)
-	c := &sqliteCatalog{reader: reader{q: db, stmts: stmts}, db: db, busyTimeout: opts.BusyTimeout, log: log,
-		writer: make(chan struct{}, 1), origin: newOrigin()}
+	c := &sqliteCatalog{reader: reader{q: db, stmts: stmts, d: sqliteDialect}, db: db, log: log,
+		up: newUpdater(opts.BusyTimeout, log), origin: newOrigin()}
 	if err := c.migrate(context.Background()); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open catalog %s: %w", file, err)
@@ -124,7 +123,7 @@ func (c *sqliteCatalog) migrate(ctx context.Context) error {
 		}
 	}
 	return c.Update(ctx, func(t Tx) error {
-		tx := t.(*sqliteTx)
+		tx := t.(*sqlTx)
 		var appID, version int
 		if err := tx.q.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
 			return mapErr("read application_id", err)
@@ -201,64 +200,37 @@ func (c *sqliteCatalog) checkpoint() error {
 // store it waits up to the busy timeout, then fails with ErrBusy; fn may be
 // called again after a busy failure, so it must only act through tx.
 func (c *sqliteCatalog) Update(ctx context.Context, fn func(tx Tx) error) error {
-	// Writers of this process queue here, in Go, where waiting is fair and
+	// Writers of this process queue in Go, where waiting is fair and
 	// cancellable; SQLite's busy handler (sleep and retry, no queue) is left
 	// to arbitrate between processes only.
-	wait := time.NewTimer(c.busyTimeout)
-	select {
-	case c.writer <- struct{}{}:
-		wait.Stop()
-	case <-ctx.Done():
-		wait.Stop()
-		return ctx.Err()
-	case <-wait.C:
-		return fmt.Errorf("%w: waited %v for another transaction of this process", ErrBusy, c.busyTimeout)
-	}
-	defer func() { <-c.writer }()
-
-	deadline := time.Now().Add(c.busyTimeout)
-	backoff := time.Millisecond
-	for {
-		err := c.updateOnce(ctx, fn)
-		if err == nil || !isBusy(err) {
-			return err
+	return c.up.run(ctx, func() error { return c.updateOnce(ctx, fn) }, func(err error) (error, time.Duration) {
+		if isBusy(err) {
+			return ErrBusy, c.up.busyTimeout
 		}
-		if time.Now().After(deadline) {
-			if errors.Is(err, ErrBusy) {
-				return err
-			}
-			return fmt.Errorf("%w: %v", ErrBusy, err)
-		}
-		c.log.Debug("catalog busy, retrying", "err", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 100*time.Millisecond)
-	}
+		return nil, 0
+	})
 }
 
 func (c *sqliteCatalog) updateOnce(ctx context.Context, fn func(tx Tx) error) (err error) {
-	sqlTx, err := c.db.BeginTx(ctx, nil)
+	stx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
 		return mapErr("begin transaction", err)
 	}
 	done := false
 	defer func() {
 		if !done {
-			sqlTx.Rollback()
+			stx.Rollback()
 		}
 	}()
-	tx := &sqliteTx{reader: reader{q: sqlTx, tx: sqlTx, stmts: c.stmts}}
+	tx := &sqlTx{reader: reader{q: stx, tx: stx, stmts: c.stmts, d: sqliteDialect}}
 	if err := fn(tx); err != nil {
 		return err
 	}
-	if err := c.stampChanges(ctx, tx); err != nil {
+	if err := stampChanges(ctx, tx, c.origin); err != nil {
 		return err
 	}
 	done = true
-	if err := sqlTx.Commit(); err != nil { // the driver rolls back a failed COMMIT
+	if err := stx.Commit(); err != nil { // the driver rolls back a failed COMMIT
 		return mapErr("commit", err)
 	}
 	return nil

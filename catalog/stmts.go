@@ -80,7 +80,16 @@ func (r reader) stmt(ctx context.Context, query string) *sql.Stmt {
 	return r.tx.StmtContext(ctx, s) // closed with the transaction
 }
 
+// sql is query as the driver reads it (its placeholders rebound).
+func (r reader) sql(query string) string {
+	if r.d.rebind == nil {
+		return query
+	}
+	return r.d.rebind(query)
+}
+
 func (r reader) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	query = r.sql(query)
 	if s := r.stmt(ctx, query); s != nil {
 		return s.QueryRowContext(ctx, args...)
 	}
@@ -88,6 +97,7 @@ func (r reader) queryRow(ctx context.Context, query string, args ...any) *sql.Ro
 }
 
 func (r reader) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	query = r.sql(query)
 	if s := r.stmt(ctx, query); s != nil {
 		return s.QueryContext(ctx, args...)
 	}
@@ -95,6 +105,7 @@ func (r reader) query(ctx context.Context, query string, args ...any) (*sql.Rows
 }
 
 func (r reader) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	query = r.sql(query)
 	if s := r.stmt(ctx, query); s != nil {
 		return s.ExecContext(ctx, args...)
 	}

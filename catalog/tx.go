@@ -11,10 +11,10 @@ import (
 	"time"
 )
 
-// sqliteTx is a read-write transaction of the SQLite catalog.
-type sqliteTx struct{ reader }
+// sqlTx is a read-write transaction of either catalog: its SQL is shared.
+type sqlTx struct{ reader }
 
-var _ Tx = (*sqliteTx)(nil)
+var _ Tx = (*sqlTx)(nil)
 
 // PutEntry inserts or replaces the entry at e.Path; its parent must be an
 // existing directory (ErrNotFound, ErrNotDir). e.Inode is ignored: a new
@@ -26,7 +26,7 @@ var _ Tx = (*sqliteTx)(nil)
 // the entry replaced (unknown for a new one). A file's Object must be recorded
 // (PutObject) by the time the transaction commits, or it fails with
 // ErrDanglingRef.
-func (t *sqliteTx) PutEntry(ctx context.Context, e Entry) error {
+func (t *sqlTx) PutEntry(ctx context.Context, e Entry) error {
 	if err := validateEntry(e); err != nil {
 		return err
 	}
@@ -79,7 +79,7 @@ func (t *sqliteTx) PutEntry(ctx context.Context, e Entry) error {
 			return mapErr("put "+quote(e.Path), err)
 		}
 		if parent == "" && e.Kind == KindDir {
-			if _, err := t.exec(ctx, `INSERT OR IGNORE INTO models(name) VALUES (?)`, e.Path); err != nil {
+			if _, err := t.exec(ctx, `INSERT INTO models(name) VALUES (?) ON CONFLICT DO NOTHING`, e.Path); err != nil {
 				return mapErr("register model "+quote(e.Path), err)
 			}
 		}
@@ -100,7 +100,7 @@ func (t *sqliteTx) PutEntry(ctx context.Context, e Entry) error {
 
 // SetRoot sets the root directory's mode, modification time (zero: now)
 // and owner (nil keeps it).
-func (t *sqliteTx) SetRoot(ctx context.Context, mode uint32, mtime time.Time, owner *Owner) error {
+func (t *sqlTx) SetRoot(ctx context.Context, mode uint32, mtime time.Time, owner *Owner) error {
 	if mtime.IsZero() {
 		mtime = time.Now()
 	}
@@ -161,7 +161,7 @@ func validID(id string) bool {
 	return err == nil
 }
 
-func (t *sqliteTx) nextInode(ctx context.Context) (uint64, error) {
+func (t *sqlTx) nextInode(ctx context.Context) (uint64, error) {
 	var v int64
 	err := t.queryRow(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'inode' RETURNING value`).Scan(&v)
 	if err != nil {
@@ -172,7 +172,7 @@ func (t *sqliteTx) nextInode(ctx context.Context) (uint64, error) {
 
 // PutObject records an object; recording an existing id is a no-op. A
 // non-empty Ref must be recorded by the time the transaction commits.
-func (t *sqliteTx) PutObject(ctx context.Context, o Object) error {
+func (t *sqlTx) PutObject(ctx context.Context, o Object) error {
 	switch {
 	case !validID(o.ID):
 		return fmt.Errorf("%w: object id %q is not 64 lowercase hex digits", ErrInvalid, o.ID)
@@ -201,7 +201,7 @@ func (t *sqliteTx) PutObject(ctx context.Context, o Object) error {
 // object still used by an entry or as another object's Ref makes the commit
 // fail with ErrDanglingRef, so delete dependent records in the same
 // transaction, in any order.
-func (t *sqliteTx) DeleteObject(ctx context.Context, id string) error {
+func (t *sqlTx) DeleteObject(ctx context.Context, id string) error {
 	res, err := t.exec(ctx, `DELETE FROM objects WHERE id = ?`, id)
 	if err != nil {
 		return mapErr("delete object "+id, err)
@@ -216,7 +216,7 @@ func (t *sqliteTx) DeleteObject(ctx context.Context, id string) error {
 // cannot be deleted (ErrInvalidPath). Deleting a model's directory deletes
 // the model, and the models based on it lose their base (their existing
 // files keep decoding: their objects keep the base's objects alive).
-func (t *sqliteTx) Delete(ctx context.Context, path string) error {
+func (t *sqlTx) Delete(ctx context.Context, path string) error {
 	if path == "" {
 		return fmt.Errorf("%w: the root cannot be deleted", ErrInvalidPath)
 	}
@@ -240,9 +240,9 @@ func (t *sqliteTx) Delete(ctx context.Context, path string) error {
 	return nil
 }
 
-func (t *sqliteTx) requireEmpty(ctx context.Context, dir string) error {
+func (t *sqlTx) requireEmpty(ctx context.Context, dir string) error {
 	var n int
-	if err := t.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM entries WHERE parent = ? LIMIT 1)`, dir).Scan(&n); err != nil {
+	if err := t.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM entries WHERE parent = ? LIMIT 1) AS child`, dir).Scan(&n); err != nil {
 		return mapErr("list "+quote(dir), err)
 	}
 	if n > 0 {
@@ -255,7 +255,7 @@ func (t *sqliteTx) requireEmpty(ctx context.Context, dir string) error {
 // model's top-level directory is created if missing (ErrNotDir if a file
 // holds its name). The base must be an existing model (ErrNotFound) and must
 // not lead back to m (ErrCycle).
-func (t *sqliteTx) SetModel(ctx context.Context, m Model) error {
+func (t *sqlTx) SetModel(ctx context.Context, m Model) error {
 	if err := validModelName(m.Name); err != nil {
 		return err
 	}
@@ -269,7 +269,7 @@ func (t *sqliteTx) SetModel(ctx context.Context, m Model) error {
 		var cycle int
 		err := t.queryRow(ctx, `
 WITH RECURSIVE chain(name) AS (
-	SELECT ?
+	SELECT name FROM models WHERE name = ?
 	UNION
 	SELECT models.base FROM models JOIN chain ON models.name = chain.name WHERE models.base IS NOT NULL
 )
@@ -303,7 +303,7 @@ SELECT count(*) FROM chain WHERE name = ?`, m.Base, m.Name).Scan(&cycle)
 
 // DeleteModel deletes model name and its directory, which must be empty
 // (ErrNotEmpty); see Delete.
-func (t *sqliteTx) DeleteModel(ctx context.Context, name string) error {
+func (t *sqlTx) DeleteModel(ctx context.Context, name string) error {
 	if _, err := t.Model(ctx, name); err != nil {
 		return err
 	}

@@ -99,7 +99,7 @@ func (r reader) ImportsOf(ctx context.Context, session string) ([]Import, error)
 }
 
 // AddPending records p (its ID is ignored) and returns its new id.
-func (t *sqliteTx) AddPending(ctx context.Context, p Pending) (int64, error) {
+func (t *sqlTx) AddPending(ctx context.Context, p Pending) (int64, error) {
 	if p.Session == "" || p.Stage == "" || p.Path == "" || p.Size < 0 {
 		return 0, fmt.Errorf("%w: pending file %+v", ErrInvalid, p)
 	}
@@ -110,30 +110,28 @@ func (t *sqliteTx) AddPending(ctx context.Context, p Pending) (int64, error) {
 	if !p.MTime.IsZero() {
 		mtime = unixNanos(p.MTime)
 	}
-	res, err := t.exec(ctx, `INSERT INTO pending(session, stage, path, mode, strategy, allow_lossy, size, uid, gid, mtime)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, p.Session, p.Stage, p.Path, p.Mode, p.Strategy, p.AllowLossy, p.Size, uid, gid, mtime)
-	if err != nil {
-		return 0, mapErr("add pending "+p.Path, err)
-	}
-	id, err := res.LastInsertId()
+	var id int64
+	err := t.queryRow(ctx, `INSERT INTO pending(session, stage, path, mode, strategy, allow_lossy, size, uid, gid, mtime)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		p.Session, p.Stage, p.Path, p.Mode, p.Strategy, p.AllowLossy, p.Size, uid, gid, mtime).Scan(&id)
 	return id, mapErr("add pending "+p.Path, err)
 }
 
 // MovePending sets the path of pending file id (ErrNotFound if absent).
-func (t *sqliteTx) MovePending(ctx context.Context, id int64, path string) error {
+func (t *sqlTx) MovePending(ctx context.Context, id int64, path string) error {
 	res, err := t.exec(ctx, `UPDATE pending SET path = ? WHERE id = ?`, path, id)
 	return affectedOne(res, err, fmt.Sprintf("move pending %d", id))
 }
 
 // DeletePending forgets pending file id (ErrNotFound if absent).
-func (t *sqliteTx) DeletePending(ctx context.Context, id int64) error {
+func (t *sqlTx) DeletePending(ctx context.Context, id int64) error {
 	res, err := t.exec(ctx, `DELETE FROM pending WHERE id = ?`, id)
 	return affectedOne(res, err, fmt.Sprintf("delete pending %d", id))
 }
 
 // AddImport records an import in progress (ErrExist if one of that model
 // is recorded).
-func (t *sqliteTx) AddImport(ctx context.Context, im Import) error {
+func (t *sqlTx) AddImport(ctx context.Context, im Import) error {
 	if im.Model == "" || im.Session == "" {
 		return fmt.Errorf("%w: import %+v", ErrInvalid, im)
 	}
@@ -148,7 +146,7 @@ func (t *sqliteTx) AddImport(ctx context.Context, im Import) error {
 }
 
 // DeleteImport forgets the import of model (ErrNotFound if absent).
-func (t *sqliteTx) DeleteImport(ctx context.Context, model string) error {
+func (t *sqlTx) DeleteImport(ctx context.Context, model string) error {
 	res, err := t.exec(ctx, `DELETE FROM imports WHERE model = ?`, model)
 	return affectedOne(res, err, "delete import "+model)
 }
@@ -166,10 +164,10 @@ func affectedOne(res interface{ RowsAffected() (int64, error) }, err error, op s
 
 // renamePending moves the pending files at oldPath (and below it, for a
 // directory) with it: Rename's part for the pending table.
-func (t *sqliteTx) renamePending(ctx context.Context, oldPath, newPath string, dir bool) error {
+func (t *sqlTx) renamePending(ctx context.Context, oldPath, newPath string, dir bool) error {
 	_, err := t.exec(ctx, `UPDATE pending SET path = ? WHERE path = ?`, newPath, oldPath)
 	if err == nil && dir {
-		_, err = t.exec(ctx, `UPDATE pending SET path = ?1 || CAST(substr(CAST(path AS BLOB), ?3) AS TEXT)
+		_, err = t.exec(ctx, `UPDATE pending SET path = ?1 || `+t.d.suffixOf("path")+`
 			WHERE path >= ?2 AND path < ?4`, newPath, oldPath+"/", len(oldPath)+1, subtreeUpper(oldPath))
 	}
 	return mapErr(fmt.Sprintf("rename pending files of %q to %q", oldPath, newPath), err)
