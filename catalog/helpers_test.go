@@ -2,20 +2,16 @@ package catalog
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// openTest opens a fresh catalog in a temp dir.
+// openTest opens a fresh SQLite catalog in a temp dir (the tests of what
+// only SQLite does; the conformance suite runs on every backend through
+// forEachBackend).
 func openTest(t testing.TB) Catalog {
 	t.Helper()
-	c, err := OpenSQLite(filepath.Join(t.TempDir(), "catalog.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return backends[0].openTest(t)
 }
 
 // fakeID is a valid object id derived from a short name.

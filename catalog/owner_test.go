@@ -55,73 +55,77 @@ func TestOpenSchemaV1(t *testing.T) {
 // TestOwnerKept: an owner is stored as given, kept when a replacement
 // names none, changed when it names another, and moves with a rename.
 func TestOwnerKept(t *testing.T) {
-	ctx := context.Background()
-	alice, bob := &Owner{UID: 1001, GID: 1001}, &Owner{UID: 1002, GID: 50}
-	for _, tc := range []struct {
-		name  string
-		steps func(tx Tx, e Entry) error
-		path  string
-		want  *Owner
-	}{
-		{"new entry without owner", func(tx Tx, e Entry) error { e.Owner = nil; return tx.PutEntry(ctx, e) }, "m/f", nil},
-		{"new entry with owner", func(tx Tx, e Entry) error { return tx.PutEntry(ctx, e) }, "m/f", alice},
-		{"replaced without owner", func(tx Tx, e Entry) error {
-			if err := tx.PutEntry(ctx, e); err != nil {
-				return err
-			}
-			e.Owner, e.Mode = nil, 0o600
-			return tx.PutEntry(ctx, e)
-		}, "m/f", alice},
-		{"replaced with another owner", func(tx Tx, e Entry) error {
-			if err := tx.PutEntry(ctx, e); err != nil {
-				return err
-			}
-			e.Owner = bob
-			return tx.PutEntry(ctx, e)
-		}, "m/f", bob},
-		{"renamed", func(tx Tx, e Entry) error {
-			if err := tx.PutEntry(ctx, e); err != nil {
-				return err
-			}
-			return tx.Rename(ctx, "m/f", "m/g")
-		}, "m/g", alice},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c := openTest(t)
-			build(t, c, "m/")
-			id := fakeID("f")
-			update(t, c, func(tx Tx) error {
-				if err := tx.PutObject(ctx, Object{ID: id, Strategy: "blob", RawSize: 1, StoredSize: 1}); err != nil {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		ctx := context.Background()
+		alice, bob := &Owner{UID: 1001, GID: 1001}, &Owner{UID: 1002, GID: 50}
+		for _, tc := range []struct {
+			name  string
+			steps func(tx Tx, e Entry) error
+			path  string
+			want  *Owner
+		}{
+			{"new entry without owner", func(tx Tx, e Entry) error { e.Owner = nil; return tx.PutEntry(ctx, e) }, "m/f", nil},
+			{"new entry with owner", func(tx Tx, e Entry) error { return tx.PutEntry(ctx, e) }, "m/f", alice},
+			{"replaced without owner", func(tx Tx, e Entry) error {
+				if err := tx.PutEntry(ctx, e); err != nil {
 					return err
 				}
-				return tc.steps(tx, Entry{Path: "m/f", Kind: KindBlob, Mode: 0o644, Size: 1, Object: id, Owner: alice})
+				e.Owner, e.Mode = nil, 0o600
+				return tx.PutEntry(ctx, e)
+			}, "m/f", alice},
+			{"replaced with another owner", func(tx Tx, e Entry) error {
+				if err := tx.PutEntry(ctx, e); err != nil {
+					return err
+				}
+				e.Owner = bob
+				return tx.PutEntry(ctx, e)
+			}, "m/f", bob},
+			{"renamed", func(tx Tx, e Entry) error {
+				if err := tx.PutEntry(ctx, e); err != nil {
+					return err
+				}
+				return tx.Rename(ctx, "m/f", "m/g")
+			}, "m/g", alice},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				c := bk.openTest(t)
+				build(t, c, "m/")
+				id := fakeID("f")
+				update(t, c, func(tx Tx) error {
+					if err := tx.PutObject(ctx, Object{ID: id, Strategy: "blob", RawSize: 1, StoredSize: 1}); err != nil {
+						return err
+					}
+					return tc.steps(tx, Entry{Path: "m/f", Kind: KindBlob, Mode: 0o644, Size: 1, Object: id, Owner: alice})
+				})
+				got, err := c.Get(ctx, tc.path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if (got.Owner == nil) != (tc.want == nil) || (got.Owner != nil && *got.Owner != *tc.want) {
+					t.Fatalf("owner %v, want %v", got.Owner, tc.want)
+				}
 			})
-			got, err := c.Get(ctx, tc.path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if (got.Owner == nil) != (tc.want == nil) || (got.Owner != nil && *got.Owner != *tc.want) {
-				t.Fatalf("owner %v, want %v", got.Owner, tc.want)
-			}
-		})
-	}
+		}
+	})
 }
 
 // TestSetRoot: the root's mode, time and owner change (a nil owner keeps
 // it); nothing else about it does.
 func TestSetRoot(t *testing.T) {
-	c := openTest(t)
-	ctx := context.Background()
-	when := time.Date(2022, 3, 4, 5, 6, 7, 8, time.UTC)
-	o := &Owner{UID: 7, GID: 8}
-	update(t, c, func(tx Tx) error { return tx.SetRoot(ctx, 0o1777, when, o) })
-	update(t, c, func(tx Tx) error { return tx.SetRoot(ctx, 0o1775, when, nil) })
-	root, err := c.Get(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if root.Mode != 0o1775 || !root.MTime.Equal(when) || root.Owner == nil || *root.Owner != *o ||
-		root.Kind != KindDir || root.Inode != 1 {
-		t.Fatalf("root after SetRoot: %+v", root)
-	}
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		c := bk.openTest(t)
+		ctx := context.Background()
+		when := time.Date(2022, 3, 4, 5, 6, 7, 8, time.UTC)
+		o := &Owner{UID: 7, GID: 8}
+		update(t, c, func(tx Tx) error { return tx.SetRoot(ctx, 0o1777, when, o) })
+		update(t, c, func(tx Tx) error { return tx.SetRoot(ctx, 0o1775, when, nil) })
+		root, err := c.Get(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if root.Mode != 0o1775 || !root.MTime.Equal(when) || root.Owner == nil || *root.Owner != *o ||
+			root.Kind != KindDir || root.Inode != 1 {
+			t.Fatalf("root after SetRoot: %+v", root)
+		}
+	})
 }

@@ -36,70 +36,74 @@ func partNames(t *testing.T, c Catalog, path string) string {
 }
 
 func TestParts(t *testing.T) {
-	ctx := context.Background()
-	c := openTest(t)
-	build(t, c, "m/", "m/model.safetensors", "m/other")
-	update(t, c, func(tx Tx) error { return putParts(ctx, tx, "m/model.safetensors", "a", "b") })
-	if got := partNames(t, c, "m/model.safetensors"); got != "[b@100[2] a@104[2]]" {
-		t.Fatalf("parts in file order: %s", got)
-	}
-	if got := partNames(t, c, "m/other"); got != "[]" {
-		t.Fatalf("a file stored whole has parts %s", got)
-	}
-	live, err := c.LiveObjects(ctx)
-	if err != nil || !live[fakeID("m/model.safetensors/a")] || !live[fakeID("m/model.safetensors/b")] {
-		t.Fatalf("parts' objects not live: %v", err)
-	}
-	// An object a part uses cannot be deleted.
-	err = c.Update(ctx, func(tx Tx) error { return tx.DeleteObject(ctx, fakeID("m/model.safetensors/a")) })
-	if !errors.Is(err, ErrDanglingRef) {
-		t.Fatalf("deleting a part's object: %v", err)
-	}
-	// Replacing the parts replaces them all.
-	update(t, c, func(tx Tx) error { return putParts(ctx, tx, "m/model.safetensors", "c") })
-	if got := partNames(t, c, "m/model.safetensors"); got != "[c@100[2]]" {
-		t.Fatalf("after replacing: %s", got)
-	}
-	// Parts follow a rename, including one over another file.
-	update(t, c, func(tx Tx) error { return putParts(ctx, tx, "m/other", "x") })
-	update(t, c, func(tx Tx) error { return tx.Rename(ctx, "m/model.safetensors", "m/other") })
-	if got := partNames(t, c, "m/other"); got != "[c@100[2]]" {
-		t.Fatalf("after rename: %s", got)
-	}
-	if live, _ := c.LiveObjects(ctx); live[fakeID("m/other/x")] {
-		t.Fatal("the replaced file's parts are still live")
-	}
-	// They go with the file.
-	update(t, c, func(tx Tx) error { return tx.Delete(ctx, "m/other") })
-	if live, _ := c.LiveObjects(ctx); live[fakeID("m/model.safetensors/c")] {
-		t.Fatal("a deleted file's parts are still live")
-	}
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		ctx := context.Background()
+		c := bk.openTest(t)
+		build(t, c, "m/", "m/model.safetensors", "m/other")
+		update(t, c, func(tx Tx) error { return putParts(ctx, tx, "m/model.safetensors", "a", "b") })
+		if got := partNames(t, c, "m/model.safetensors"); got != "[b@100[2] a@104[2]]" {
+			t.Fatalf("parts in file order: %s", got)
+		}
+		if got := partNames(t, c, "m/other"); got != "[]" {
+			t.Fatalf("a file stored whole has parts %s", got)
+		}
+		live, err := c.LiveObjects(ctx)
+		if err != nil || !live[fakeID("m/model.safetensors/a")] || !live[fakeID("m/model.safetensors/b")] {
+			t.Fatalf("parts' objects not live: %v", err)
+		}
+		// An object a part uses cannot be deleted.
+		err = c.Update(ctx, func(tx Tx) error { return tx.DeleteObject(ctx, fakeID("m/model.safetensors/a")) })
+		if !errors.Is(err, ErrDanglingRef) {
+			t.Fatalf("deleting a part's object: %v", err)
+		}
+		// Replacing the parts replaces them all.
+		update(t, c, func(tx Tx) error { return putParts(ctx, tx, "m/model.safetensors", "c") })
+		if got := partNames(t, c, "m/model.safetensors"); got != "[c@100[2]]" {
+			t.Fatalf("after replacing: %s", got)
+		}
+		// Parts follow a rename, including one over another file.
+		update(t, c, func(tx Tx) error { return putParts(ctx, tx, "m/other", "x") })
+		update(t, c, func(tx Tx) error { return tx.Rename(ctx, "m/model.safetensors", "m/other") })
+		if got := partNames(t, c, "m/other"); got != "[c@100[2]]" {
+			t.Fatalf("after rename: %s", got)
+		}
+		if live, _ := c.LiveObjects(ctx); live[fakeID("m/other/x")] {
+			t.Fatal("the replaced file's parts are still live")
+		}
+		// They go with the file.
+		update(t, c, func(tx Tx) error { return tx.Delete(ctx, "m/other") })
+		if live, _ := c.LiveObjects(ctx); live[fakeID("m/model.safetensors/c")] {
+			t.Fatal("a deleted file's parts are still live")
+		}
+	})
 }
 
 func TestSetPartsRejects(t *testing.T) {
-	ctx := context.Background()
-	c := openTest(t)
-	build(t, c, "m/", "m/f")
-	tests := []struct {
-		name  string
-		path  string
-		parts []Part
-		want  error
-	}{
-		{"missing file", "m/nope", nil, ErrNotFound},
-		{"directory", "m", nil, ErrIsDir},
-		{"bad object id", "m/f", []Part{{Name: "a", Object: "xyz"}}, ErrInvalid},
-		{"negative offset", "m/f", []Part{{Name: "a", Object: fakeID("a"), Offset: -1}}, ErrInvalid},
-		{"unrecorded object", "m/f", []Part{{Name: "a", Object: fakeID("a")}}, ErrDanglingRef},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			err := c.Update(ctx, func(tx Tx) error { return tx.SetParts(ctx, tc.path, tc.parts) })
-			if !errors.Is(err, tc.want) {
-				t.Fatalf("error %v, want %v", err, tc.want)
-			}
-		})
-	}
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		ctx := context.Background()
+		c := bk.openTest(t)
+		build(t, c, "m/", "m/f")
+		tests := []struct {
+			name  string
+			path  string
+			parts []Part
+			want  error
+		}{
+			{"missing file", "m/nope", nil, ErrNotFound},
+			{"directory", "m", nil, ErrIsDir},
+			{"bad object id", "m/f", []Part{{Name: "a", Object: "xyz"}}, ErrInvalid},
+			{"negative offset", "m/f", []Part{{Name: "a", Object: fakeID("a"), Offset: -1}}, ErrInvalid},
+			{"unrecorded object", "m/f", []Part{{Name: "a", Object: fakeID("a")}}, ErrDanglingRef},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				err := c.Update(ctx, func(tx Tx) error { return tx.SetParts(ctx, tc.path, tc.parts) })
+				if !errors.Is(err, tc.want) {
+					t.Fatalf("error %v, want %v", err, tc.want)
+				}
+			})
+		}
+	})
 }
 
 // TestPartsMigration: a catalog of schema version 1 (before parts) opens,

@@ -59,13 +59,7 @@ func OpenSQLite(file string) (Catalog, error) { return OpenSQLiteWith(file, SQLi
 // Durability: WAL journal with synchronous=FULL, so a transaction whose
 // Update returned nil survives a process kill and a power cut.
 func OpenSQLiteWith(file string, opts SQLiteOptions) (Catalog, error) {
-	if opts.BusyTimeout <= 0 {
-		opts.BusyTimeout = DefaultBusyTimeout
-	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	up := newUpdater(opts.BusyTimeout, opts.Logger)
 	abs, err := filepath.Abs(file)
 	if err != nil {
 		return nil, fmt.Errorf("open catalog %s: %w", file, err)
@@ -80,8 +74,8 @@ func OpenSQLiteWith(file string, opts SQLiteOptions) (Catalog, error) {
 	db.SetMaxOpenConns(16)
 	db.SetMaxIdleConns(4)
 	stmts := newStmtCache(db)
-	c := &sqliteCatalog{reader: reader{q: db, stmts: stmts, d: sqliteDialect}, db: db, log: log,
-		up: newUpdater(opts.BusyTimeout, log), origin: newOrigin()}
+	c := &sqliteCatalog{reader: reader{q: db, stmts: stmts, d: sqliteDialect}, db: db, log: up.log,
+		up: up, origin: newOrigin()}
 	if err := c.migrate(context.Background()); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open catalog %s: %w", file, err)
@@ -211,29 +205,8 @@ func (c *sqliteCatalog) Update(ctx context.Context, fn func(tx Tx) error) error 
 	})
 }
 
-func (c *sqliteCatalog) updateOnce(ctx context.Context, fn func(tx Tx) error) (err error) {
-	stx, err := c.db.BeginTx(ctx, nil)
-	if err != nil {
-		return mapErr("begin transaction", err)
-	}
-	done := false
-	defer func() {
-		if !done {
-			stx.Rollback()
-		}
-	}()
-	tx := &sqlTx{reader: reader{q: stx, tx: stx, stmts: c.stmts, d: sqliteDialect}}
-	if err := fn(tx); err != nil {
-		return err
-	}
-	if err := stampChanges(ctx, tx, c.origin); err != nil {
-		return err
-	}
-	done = true
-	if err := stx.Commit(); err != nil { // the driver rolls back a failed COMMIT
-		return mapErr("commit", err)
-	}
-	return nil
+func (c *sqliteCatalog) updateOnce(ctx context.Context, fn func(tx Tx) error) error {
+	return inTx(ctx, c.db, c.reader, c.origin, nil, fn, func(err error) error { return mapErr("commit", err) })
 }
 
 // sqliteCode returns the extended SQLite result code in err's chain, or 0.
@@ -271,6 +244,9 @@ func mapErr(op string, err error) error {
 		return fmt.Errorf("%w: %s: %v", ErrDanglingRef, op, err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("catalog: %s: %w", op, err)
+	}
+	if mapped := mapPgErr(op, err); mapped != nil {
+		return mapped
 	}
 	return fmt.Errorf("catalog: %s: %w", op, err)
 }

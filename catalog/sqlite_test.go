@@ -21,31 +21,33 @@ import (
 )
 
 func TestReopenKeepsData(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "catalog.db")
-	c, err := OpenSQLite(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	build(t, c, "m/", "m/f")
-	want := paths(t, c)
-	if err := c.Close(); err != nil {
-		t.Fatal(err)
-	}
-	c, err = OpenSQLite(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if got := paths(t, c); strings.Join(got, ",") != strings.Join(want, ",") {
-		t.Fatalf("after reopen %v, want %v", got, want)
-	}
-	// The inode counter survives too: a new entry gets a fresh inode.
-	build(t, c, "m/g")
-	f, _ := c.Get(context.Background(), "m/f")
-	g, _ := c.Get(context.Background(), "m/g")
-	if g.Inode <= f.Inode {
-		t.Fatalf("inode after reopen %d, not above %d", g.Inode, f.Inode)
-	}
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		loc := bk.store(t)
+		c, err := bk.open(loc, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		build(t, c, "m/", "m/f")
+		want := paths(t, c)
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+		c, err = bk.open(loc, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if got := paths(t, c); strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Fatalf("after reopen %v, want %v", got, want)
+		}
+		// The inode counter survives too: a new entry gets a fresh inode.
+		build(t, c, "m/g")
+		f, _ := c.Get(context.Background(), "m/f")
+		g, _ := c.Get(context.Background(), "m/g")
+		if g.Inode <= f.Inode {
+			t.Fatalf("inode after reopen %d, not above %d", g.Inode, f.Inode)
+		}
+	})
 }
 
 func TestPragmas(t *testing.T) {
@@ -123,117 +125,111 @@ func rawExec(t *testing.T, file, stmt string) {
 // TestTwoHandlesWriteConcurrently simulates two processes importing into
 // one store at once: every write of both lands, none is lost or corrupt.
 func TestTwoHandlesWriteConcurrently(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "catalog.db")
-	const writers, each = 4, 25
-	var handles []Catalog
-	for range 2 {
-		c, err := OpenSQLite(file)
-		if err != nil {
-			t.Fatal(err)
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		loc := bk.store(t)
+		const writers, each = 4, 25
+		var handles []Catalog
+		for range 2 {
+			c := bk.openAt(t, loc, 0)
+			handles = append(handles, c)
 		}
-		defer c.Close()
-		handles = append(handles, c)
-	}
-	build(t, handles[0], "m/")
-	ctx := context.Background()
-	var wg sync.WaitGroup
-	errs := make(chan error, 2*writers*each)
-	for h, c := range handles {
-		for w := range writers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range each {
-					p := fmt.Sprintf("m/h%d-w%d-%d", h, w, i)
-					id := fakeID(p)
-					errs <- c.Update(ctx, func(tx Tx) error {
-						if err := tx.PutObject(ctx, Object{ID: id, Strategy: "blob"}); err != nil {
-							return err
-						}
-						return tx.PutEntry(ctx, Entry{Path: p, Kind: KindBlob, Object: id})
-					})
-				}
-			}()
-		}
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, c := range handles {
-		ls, err := c.List(ctx, "m")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(ls) != 2*writers*each {
-			t.Fatalf("%d entries, want %d", len(ls), 2*writers*each)
-		}
-		seen := map[uint64]bool{}
-		for _, e := range ls {
-			if seen[e.Inode] {
-				t.Fatalf("inode %d given twice", e.Inode)
+		build(t, handles[0], "m/")
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		errs := make(chan error, 2*writers*each)
+		for h, c := range handles {
+			for w := range writers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range each {
+						p := fmt.Sprintf("m/h%d-w%d-%d", h, w, i)
+						id := fakeID(p)
+						errs <- c.Update(ctx, func(tx Tx) error {
+							if err := tx.PutObject(ctx, Object{ID: id, Strategy: "blob"}); err != nil {
+								return err
+							}
+							return tx.PutEntry(ctx, Entry{Path: p, Kind: KindBlob, Object: id})
+						})
+					}
+				}()
 			}
-			seen[e.Inode] = true
 		}
-	}
-	var check string
-	if err := handles[0].(*sqliteCatalog).db.QueryRow("PRAGMA integrity_check").Scan(&check); err != nil || check != "ok" {
-		t.Fatalf("integrity_check = %q, %v", check, err)
-	}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, c := range handles {
+			ls, err := c.List(ctx, "m")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ls) != 2*writers*each {
+				t.Fatalf("%d entries, want %d", len(ls), 2*writers*each)
+			}
+			seen := map[uint64]bool{}
+			for _, e := range ls {
+				if seen[e.Inode] {
+					t.Fatalf("inode %d given twice", e.Inode)
+				}
+				seen[e.Inode] = true
+			}
+		}
+		if sc, ok := handles[0].(*sqliteCatalog); ok {
+			var check string
+			if err := sc.db.QueryRow("PRAGMA integrity_check").Scan(&check); err != nil || check != "ok" {
+				t.Fatalf("integrity_check = %q, %v", check, err)
+			}
+		}
+	})
 }
 
 // TestLongWaitIsBusy holds the write lock in one handle; a writer on another
 // handle waits its busy timeout, then fails with ErrBusy; once the lock is
 // released it succeeds.
 func TestLongWaitIsBusy(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "catalog.db")
-	holder, err := OpenSQLite(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Close()
-	waiter, err := OpenSQLiteWith(file, SQLiteOptions{BusyTimeout: 300 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer waiter.Close()
-	ctx := context.Background()
-	locked, release := make(chan struct{}), make(chan struct{})
-	held := make(chan error)
-	go func() {
-		held <- holder.Update(ctx, func(tx Tx) error {
-			if err := tx.PutEntry(ctx, Entry{Path: "held", Kind: KindDir}); err != nil {
-				return err
-			}
-			close(locked)
-			<-release
-			return nil
-		})
-	}()
-	<-locked
-	start := time.Now()
-	err = waiter.Update(ctx, func(tx Tx) error { return tx.PutEntry(ctx, Entry{Path: "w", Kind: KindDir}) })
-	waited := time.Since(start)
-	if !errors.Is(err, ErrBusy) {
-		t.Fatalf("blocked writer: %v, want ErrBusy", err)
-	}
-	if waited < 250*time.Millisecond {
-		t.Fatalf("gave up after %v, before the busy timeout", waited)
-	}
-	// Readers are not blocked by the writer (WAL), and do not see its writes.
-	if _, err := waiter.Get(ctx, "held"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("reader during a write: %v", err)
-	}
-	close(release)
-	if err := <-held; err != nil {
-		t.Fatal(err)
-	}
-	if err := waiter.Update(ctx, func(tx Tx) error { return tx.PutEntry(ctx, Entry{Path: "w", Kind: KindDir}) }); err != nil {
-		t.Fatalf("after release: %v", err)
-	}
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		loc := bk.store(t)
+		holder := bk.openAt(t, loc, 0)
+		waiter := bk.openAt(t, loc, 300*time.Millisecond)
+		ctx := context.Background()
+		locked, release := make(chan struct{}), make(chan struct{})
+		held := make(chan error)
+		go func() {
+			held <- holder.Update(ctx, func(tx Tx) error {
+				if err := tx.PutEntry(ctx, Entry{Path: "held", Kind: KindDir}); err != nil {
+					return err
+				}
+				close(locked)
+				<-release
+				return nil
+			})
+		}()
+		<-locked
+		start := time.Now()
+		err := waiter.Update(ctx, func(tx Tx) error { return tx.PutEntry(ctx, Entry{Path: "w", Kind: KindDir}) })
+		waited := time.Since(start)
+		if !errors.Is(err, ErrBusy) {
+			t.Fatalf("blocked writer: %v, want ErrBusy", err)
+		}
+		if waited < 250*time.Millisecond {
+			t.Fatalf("gave up after %v, before the busy timeout", waited)
+		}
+		// Readers are not blocked by the writer (WAL), and do not see its writes.
+		if _, err := waiter.Get(ctx, "held"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("reader during a write: %v", err)
+		}
+		close(release)
+		if err := <-held; err != nil {
+			t.Fatal(err)
+		}
+		if err := waiter.Update(ctx, func(tx Tx) error { return tx.PutEntry(ctx, Entry{Path: "w", Kind: KindDir}) }); err != nil {
+			t.Fatalf("after release: %v", err)
+		}
+	})
 }
 
 // TestCommittedSurvivesKill commits in a child process that is then killed
@@ -316,107 +312,101 @@ func killChild(file string) {
 // connection pool holds on a fresh catalog (nothing prepared yet): none may
 // wait for a second connection while holding the write lock.
 func TestManyConcurrentUpdates(t *testing.T) {
-	c := openTest(t)
-	ctx := context.Background()
-	build(t, c, "m/")
-	const n = 40
-	start := time.Now()
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- c.Update(ctx, func(tx Tx) error {
-				if _, err := tx.List(ctx, "m"); err != nil {
-					return err
-				}
-				return tx.PutEntry(ctx, Entry{Path: fmt.Sprintf("m/%d", i), Kind: KindDir})
-			})
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		c := bk.openTest(t)
+		ctx := context.Background()
+		build(t, c, "m/")
+		const n = 40
+		start := time.Now()
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs <- c.Update(ctx, func(tx Tx) error {
+					if _, err := tx.List(ctx, "m"); err != nil {
+						return err
+					}
+					return tx.PutEntry(ctx, Entry{Path: fmt.Sprintf("m/%d", i), Kind: KindDir})
+				})
+			}()
 		}
-	}
-	if ls, _ := c.List(ctx, "m"); len(ls) != n {
-		t.Fatalf("%d entries, want %d", len(ls), n)
-	}
-	if d := time.Since(start); d > time.Minute { // a hang detector, generous for loaded machines
-		t.Fatalf("took %v", d)
-	}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if ls, _ := c.List(ctx, "m"); len(ls) != n {
+			t.Fatalf("%d entries, want %d", len(ls), n)
+		}
+		if d := time.Since(start); d > time.Minute { // a hang detector, generous for loaded machines
+			t.Fatalf("took %v", d)
+		}
+	})
 }
 
 // TestMigrationsApplyInOrder opens a catalog, then reopens it with a build
 // that knows one more migration: the migration runs once, data is kept.
 func TestMigrationsApplyInOrder(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "catalog.db")
-	c, err := OpenSQLite(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	build(t, c, "m/", "m/f")
-	c.Close()
-
-	saved, savedVersion := migrations, schemaVersion
-	t.Cleanup(func() { migrations, schemaVersion = saved, savedVersion })
-	migrations = append(slices.Clone(saved), `ALTER TABLE entries ADD COLUMN note TEXT; UPDATE entries SET note = 'migrated';`)
-	schemaVersion = len(migrations)
-	for range 2 { // the second open must not run the migration again
-		c, err = OpenSQLite(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		db := c.(*sqliteCatalog).db
-		var version, notes int
-		db.QueryRow("PRAGMA user_version").Scan(&version)
-		db.QueryRow("SELECT count(*) FROM entries WHERE note = 'migrated'").Scan(&notes)
-		if version != len(saved)+1 || notes != 3 {
-			t.Fatalf("after migration: version %d, %d migrated rows; want %d, 3", version, notes, len(saved)+1)
-		}
-		if _, err := c.Get(context.Background(), "m/f"); err != nil {
-			t.Fatal(err)
-		}
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		loc := bk.store(t)
+		c := bk.openAt(t, loc, 0)
+		build(t, c, "m/", "m/f")
 		c.Close()
-	}
-	// The older build now refuses the catalog.
-	migrations, schemaVersion = saved, savedVersion
-	if _, err := OpenSQLite(file); !errors.Is(err, ErrNewerSchema) {
-		t.Fatalf("older build opened a newer catalog: %v", err)
-	}
+
+		saved, savedVersion := *bk.migrations, *bk.version
+		t.Cleanup(func() { *bk.migrations, *bk.version = saved, savedVersion })
+		*bk.migrations = append(slices.Clone(saved), `ALTER TABLE entries ADD COLUMN note TEXT; UPDATE entries SET note = 'migrated';`)
+		*bk.version = len(*bk.migrations)
+		for range 2 { // the second open must not run the migration again
+			c := bk.openAt(t, loc, 0)
+			var notes int
+			bk.db(c).QueryRow("SELECT count(*) FROM entries WHERE note = 'migrated'").Scan(&notes)
+			if version := bk.recorded(t, c); version != len(saved)+1 || notes != 3 {
+				t.Fatalf("after migration: version %d, %d migrated rows; want %d, 3", version, notes, len(saved)+1)
+			}
+			if _, err := c.Get(context.Background(), "m/f"); err != nil {
+				t.Fatal(err)
+			}
+			c.Close()
+		}
+		// The older build now refuses the catalog.
+		*bk.migrations, *bk.version = saved, savedVersion
+		if _, err := bk.open(loc, 0); !errors.Is(err, ErrNewerSchema) {
+			t.Fatalf("older build opened a newer catalog: %v", err)
+		}
+	})
 }
 
 // TestUpdateRetriesBusy: a busy failure inside fn rolls back and runs fn
 // again; once the busy timeout has passed the failure is ErrBusy.
 func TestUpdateRetriesBusy(t *testing.T) {
-	c, err := OpenSQLiteWith(filepath.Join(t.TempDir(), "catalog.db"), SQLiteOptions{BusyTimeout: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	ctx := context.Background()
-	calls := 0
-	err = c.Update(ctx, func(tx Tx) error {
-		calls++
-		if err := tx.PutEntry(ctx, Entry{Path: "d", Kind: KindDir}); err != nil {
-			return err // the second call must not see the first call's write
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		c := bk.openAt(t, bk.store(t), 200*time.Millisecond)
+		ctx := context.Background()
+		calls := 0
+		err := c.Update(ctx, func(tx Tx) error {
+			calls++
+			if err := tx.PutEntry(ctx, Entry{Path: "d", Kind: KindDir}); err != nil {
+				return err // the second call must not see the first call's write
+			}
+			if calls < 3 {
+				return fmt.Errorf("simulated: %w", ErrBusy)
+			}
+			return nil
+		})
+		if err != nil || calls != 3 {
+			t.Fatalf("Update = %v after %d calls, want success after 3", err, calls)
 		}
-		if calls < 3 {
-			return fmt.Errorf("simulated: %w", ErrBusy)
+		start := time.Now()
+		err = c.Update(ctx, func(tx Tx) error { return fmt.Errorf("simulated: %w", ErrBusy) })
+		if !errors.Is(err, ErrBusy) || time.Since(start) < 150*time.Millisecond {
+			t.Fatalf("always-busy Update = %v after %v", err, time.Since(start))
 		}
-		return nil
 	})
-	if err != nil || calls != 3 {
-		t.Fatalf("Update = %v after %d calls, want success after 3", err, calls)
-	}
-	start := time.Now()
-	err = c.Update(ctx, func(tx Tx) error { return fmt.Errorf("simulated: %w", ErrBusy) })
-	if !errors.Is(err, ErrBusy) || time.Since(start) < 150*time.Millisecond {
-		t.Fatalf("always-busy Update = %v after %v", err, time.Since(start))
-	}
 }
 
 func TestKindString(t *testing.T) {
@@ -430,20 +420,18 @@ func TestKindString(t *testing.T) {
 // TestNestedUpdateFailsInsteadOfHanging: an Update called from inside
 // another one's fn (a misuse) fails with ErrBusy after the busy timeout.
 func TestNestedUpdateFailsInsteadOfHanging(t *testing.T) {
-	c, err := OpenSQLiteWith(filepath.Join(t.TempDir(), "catalog.db"), SQLiteOptions{BusyTimeout: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	ctx := context.Background()
-	var inner error
-	outer := c.Update(ctx, func(tx Tx) error {
-		inner = c.Update(ctx, func(Tx) error { return nil })
-		return nil
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		c := bk.openAt(t, bk.store(t), 200*time.Millisecond)
+		ctx := context.Background()
+		var inner error
+		outer := c.Update(ctx, func(tx Tx) error {
+			inner = c.Update(ctx, func(Tx) error { return nil })
+			return nil
+		})
+		if outer != nil || !errors.Is(inner, ErrBusy) {
+			t.Fatalf("outer %v, inner %v; want nil and ErrBusy", outer, inner)
+		}
 	})
-	if outer != nil || !errors.Is(inner, ErrBusy) {
-		t.Fatalf("outer %v, inner %v; want nil and ErrBusy", outer, inner)
-	}
 }
 
 // TestReadOnlyUseWritesNothing opens an up-to-date catalog, reads it and

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,7 +18,15 @@ type updater struct {
 	log         *slog.Logger
 }
 
+// newUpdater returns the updater of a handle whose options give a busy
+// timeout (0: DefaultBusyTimeout) and a logger (nil: silent).
 func newUpdater(busyTimeout time.Duration, log *slog.Logger) updater {
+	if busyTimeout <= 0 {
+		busyTimeout = DefaultBusyTimeout
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return updater{token: make(chan struct{}, 1), busyTimeout: busyTimeout, log: log}
 }
 
@@ -67,4 +76,40 @@ func (u *updater) run(ctx context.Context, once func() error, retry retryable) e
 		}
 		backoff = min(backoff*2, 100*time.Millisecond)
 	}
+}
+
+// inTx runs one attempt of an Update in a new transaction of db with the
+// readers' settings of r: first (when not nil, e.g. taking a lock), fn,
+// the stamping of the changes fn logged with origin, then the commit,
+// whose failure commitErr reports.
+func inTx(ctx context.Context, db *sql.DB, r reader, origin string, first func(*sqlTx) error, fn func(Tx) error,
+	commitErr func(error) error) error {
+	stx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr("begin transaction", err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			stx.Rollback()
+		}
+	}()
+	r.q, r.tx = stx, stx
+	tx := &sqlTx{reader: r}
+	if first != nil {
+		if err := first(tx); err != nil {
+			return err
+		}
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := stampChanges(ctx, tx, origin); err != nil {
+		return err
+	}
+	done = true
+	if err := stx.Commit(); err != nil { // the driver rolls back a failed COMMIT
+		return commitErr(err)
+	}
+	return nil
 }

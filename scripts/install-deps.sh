@@ -10,7 +10,7 @@
 set -euo pipefail
 
 demo=(fuse3 python3-numpy)
-test=("${demo[@]}" rsync attr zstd make python3-torch libopenblas0-pthread)
+test=("${demo[@]}" rsync attr zstd make python3-torch libopenblas0-pthread postgresql)
 
 case "${1:-test}" in
 demo) want=("${demo[@]}") ;;
