@@ -174,6 +174,9 @@ type Tx interface {
 	// AddImport and DeleteImport record and forget an import in progress.
 	AddImport(ctx context.Context, im Import) error
 	DeleteImport(ctx context.Context, model string) error
+	// Release forgets session's leases on ids (nil: all of the session's);
+	// a writer releases its leases in its commit's transaction.
+	Release(ctx context.Context, session string, ids []string) error
 }
 
 // Catalog is a transactional catalog.
@@ -197,6 +200,22 @@ type Catalog interface {
 	LastChange(ctx context.Context) (uint64, error)
 	// Origin names this handle: the changes it commits carry it.
 	Origin() string
+	// Lease records, committed, that session is about to use objects ids:
+	// a writer leases every object its commit will name before it checks
+	// that the object exists or uploads it, and releases the leases in the
+	// commit's transaction (Tx.Release). While a collection removes one of
+	// ids, Lease waits (up to the busy timeout, then ErrBusy). Leases
+	// expire after LeaseTTL; leasing again renews them.
+	Lease(ctx context.Context, session string, ids []string) error
+	// Collect removes the objects that are garbage, safely beside writers
+	// of any host. In one transaction it decides which objects are
+	// garbage among the recorded ones and candidates (object files the
+	// caller listed before calling): neither live (LiveObjects), nor
+	// leased, nor referred to by a leased object. It deletes their records
+	// and dooms them, so that leasing them waits; then remove deletes
+	// their files (its context ends CollectWindow/2 after the decision
+	// began: stop there), and the doom is lifted, even when remove fails.
+	Collect(ctx context.Context, session string, candidates []string, remove func(ctx context.Context, ids []string) error) error
 	Close() error
 }
 

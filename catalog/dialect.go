@@ -25,12 +25,16 @@ type dialect struct {
 	// does not number them as they are logged, numbers them after the
 	// newest committed one.
 	stamp string
+	// now is an expression for the database's clock in nanoseconds since
+	// the epoch (the server's, for every host of a PostgreSQL catalog).
+	now string
 }
 
 var sqliteDialect = &dialect{
 	name:   "sqlite",
 	suffix: `CAST(substr(CAST(%s AS BLOB), ?3) AS TEXT)`,
 	stamp:  `UPDATE changes SET origin = ? WHERE origin IS NULL`,
+	now:    `CAST(unixepoch('subsec') * 1e9 AS INTEGER)`,
 }
 
 // postgresDialect numbers the changes at commit, under the catalog's write
@@ -42,6 +46,7 @@ var postgresDialect = &dialect{
 	stamp: `WITH fresh AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM changes WHERE seq IS NULL)
 UPDATE changes SET origin = ?, seq = (SELECT coalesce(max(seq), 0) FROM changes) + fresh.n
 FROM fresh WHERE changes.id = fresh.id`,
+	now: `(extract(epoch FROM clock_timestamp()) * 1e9)::bigint`,
 }
 
 // suffixOf is d.suffix for column col.

@@ -149,6 +149,24 @@ END $$;
 CREATE TRIGGER models_changes_base AFTER UPDATE OF base ON models
 	FOR EACH ROW EXECUTE FUNCTION models_changes_base();
 `,
+	// 2: garbage collection beside writers, as SQLite version 8.
+	`
+CREATE TABLE leases (
+	object  text COLLATE "C" NOT NULL,
+	session text COLLATE "C" NOT NULL,
+	taken   bigint NOT NULL,
+	PRIMARY KEY (object, session)
+);
+CREATE INDEX leases_session ON leases(session);
+
+CREATE TABLE doomed (
+	object  text COLLATE "C" NOT NULL,
+	session text COLLATE "C" NOT NULL,
+	since   bigint NOT NULL,
+	PRIMARY KEY (object, session)
+);
+CREATE INDEX doomed_session ON doomed(session);
+`,
 }
 
 // pgSchemaVersion is the version this build writes.

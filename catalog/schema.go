@@ -158,6 +158,26 @@ ALTER TABLE pending ADD COLUMN uid INTEGER;
 ALTER TABLE pending ADD COLUMN gid INTEGER;
 ALTER TABLE pending ADD COLUMN mtime INTEGER;
 `,
+	// 8: garbage collection beside writers (leases.go): the objects a
+	// session's commit in progress will name, and the objects a
+	// collection is removing (times in nanoseconds since the epoch).
+	`
+CREATE TABLE leases (
+	object  TEXT NOT NULL,
+	session TEXT NOT NULL,
+	taken   INTEGER NOT NULL,
+	PRIMARY KEY (object, session)
+) WITHOUT ROWID;
+CREATE INDEX leases_session ON leases(session);
+
+CREATE TABLE doomed (
+	object  TEXT NOT NULL,
+	session TEXT NOT NULL,
+	since   INTEGER NOT NULL,
+	PRIMARY KEY (object, session)
+) WITHOUT ROWID;
+CREATE INDEX doomed_session ON doomed(session);
+`,
 }
 
 // schemaVersion is the version this build writes.
