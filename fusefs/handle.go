@@ -190,6 +190,9 @@ func (h *writeHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Re
 // Write writes into the staging file. A failed write (a full disk) fails
 // the file: it is not committed, and the later writes fail too.
 func (h *writeHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	if wb := h.node.fsys.wb; wb != nil {
+		wb.noteWrite()
+	}
 	h.markDirty()
 	k, err := h.stage.writeAt(data, off)
 	// Again once written: a commit or write-back record made while this

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -20,6 +21,17 @@ import (
 // writebackWorkers is how many pending files are encoded at once.
 const writebackWorkers = 2
 
+// Encoding waits while files are being written: a worker starts on a
+// pending file once no write reached the mount for writebackQuiet, or
+// once the file has waited writebackMaxDefer (a writer that never pauses).
+// Encoding takes several times the CPU of the write path; run beside a
+// copy on a small machine, it slowed the copy down by half (see
+// BENCHMARKS.md).
+const (
+	writebackQuiet    = 100 * time.Millisecond
+	writebackMaxDefer = 10 * time.Second
+)
+
 // writebackRetries and writebackRetryDelay: a background commit that fails
 // (a full disk) is tried again this many times, after a delay growing from
 // this one; then the file stays pending for the next mount or command.
@@ -33,15 +45,29 @@ type writeback struct {
 	log   func(msg string, args ...any)
 	mu    sync.Mutex
 	cond  *sync.Cond
-	queue []*fileNode
+	queue []queued
 	stop  bool
 	wg    sync.WaitGroup
+
+	lastWrite atomic.Int64  // time of the latest write, Unix nanoseconds
+	stopped   chan struct{} // closed by close
+	// quiet and maxDefer are writebackQuiet and writebackMaxDefer (tests
+	// change them), in nanoseconds.
+	quiet, maxDefer atomic.Int64
+}
+
+// queued is a pending node and when it was queued.
+type queued struct {
+	n    *fileNode
+	when time.Time
 }
 
 // newWriteback starts the workers.
 func newWriteback(f *fsys) *writeback {
-	wb := &writeback{log: f.log.Error}
+	wb := &writeback{log: f.log.Error, stopped: make(chan struct{})}
 	wb.cond = sync.NewCond(&wb.mu)
+	wb.quiet.Store(int64(writebackQuiet))
+	wb.maxDefer.Store(int64(writebackMaxDefer))
 	for range writebackWorkers {
 		wb.wg.Add(1)
 		go wb.work()
@@ -56,8 +82,34 @@ func (wb *writeback) enqueue(n *fileNode) {
 	if wb.stop {
 		return // the store stores it when it is closed
 	}
-	wb.queue = append(wb.queue, n)
+	wb.queue = append(wb.queue, queued{n, time.Now()})
 	wb.cond.Signal()
+}
+
+// noteWrite records that the mount is being written to now.
+func (wb *writeback) noteWrite() {
+	wb.lastWrite.Store(time.Now().UnixNano())
+}
+
+// waitQuiet waits until no write reached the mount for the quiet time, or
+// until since + the longest deferral, or until close; it reports false on
+// close.
+func (wb *writeback) waitQuiet(since time.Time) bool {
+	for {
+		now := time.Now()
+		wait := time.Duration(wb.quiet.Load()) - now.Sub(time.Unix(0, wb.lastWrite.Load()))
+		wait = min(wait, since.Add(time.Duration(wb.maxDefer.Load())).Sub(now))
+		if wait <= 0 {
+			return true
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-wb.stopped:
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+	}
 }
 
 // work commits queued nodes until close.
@@ -72,11 +124,14 @@ func (wb *writeback) work() {
 			wb.mu.Unlock()
 			return
 		}
-		n := wb.queue[0]
-		wb.queue[0] = nil
+		q := wb.queue[0]
+		wb.queue[0] = queued{}
 		wb.queue = wb.queue[1:]
 		wb.mu.Unlock()
-		n.commitPending(context.Background())
+		if !wb.waitQuiet(q.when) {
+			return // the store stores it when it is closed
+		}
+		q.n.commitPending(context.Background())
 	}
 }
 
@@ -84,6 +139,9 @@ func (wb *writeback) work() {
 // still pending are left to the store, which stores them when it is closed.
 func (wb *writeback) close() {
 	wb.mu.Lock()
+	if !wb.stop {
+		close(wb.stopped)
+	}
 	wb.stop = true
 	wb.queue = nil
 	wb.cond.Broadcast()

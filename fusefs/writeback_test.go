@@ -254,3 +254,65 @@ func stagingLeft(t testing.TB, storeDir string) []string {
 	})
 	return out
 }
+
+// TestWritebackWaitsForQuiet: a file closed while the mount is being
+// written stays pending (its encoding would take the writer's CPU) until
+// the writes pause, or until it has waited writebackMaxDefer.
+func TestWritebackWaitsForQuiet(t *testing.T) {
+	testenv.RequireFUSE(t)
+	tests := []struct {
+		name            string
+		quiet, maxDefer time.Duration
+		storedMidway    bool // stored while the other file is still written
+	}{
+		{"waits for a pause in the writes", time.Second, time.Hour, false},
+		{"waits no longer than the bound", time.Hour, 300 * time.Millisecond, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := newStore(t, store.Options{})
+			m := mountStore(t, s, MountOptions{Writeback: true})
+			wb := m.fsys.wb
+			wb.quiet.Store(int64(tt.quiet))
+			wb.maxDefer.Store(int64(tt.maxDefer))
+			dir := filepath.Join(m.Dir(), "m")
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "a.npy"), npyFloat32(1, 1000), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.Create(filepath.Join(dir, "b.bin"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			chunk := make([]byte, 4096)
+			var storedAt time.Duration
+			start := time.Now()
+			for time.Since(start) < 1500*time.Millisecond {
+				if _, err := f.Write(chunk); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := s.Stat(context.Background(), "m/a.npy"); err == nil && storedAt == 0 {
+					storedAt = time.Since(start)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if err := f.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if stored := storedAt != 0; stored != tt.storedMidway {
+				t.Errorf("stored while the other file was written: %v (after %v), want %v", stored, storedAt, tt.storedMidway)
+			}
+			// The workers read these again as they wait.
+			wb.quiet.Store(int64(50 * time.Millisecond))
+			wb.maxDefer.Store(int64(50 * time.Millisecond))
+			drained(t, m.Dir())
+			for _, p := range []string{"m/a.npy", "m/b.bin"} {
+				if _, err := s.Stat(context.Background(), p); err != nil {
+					t.Errorf("%s not stored: %v", p, err)
+				}
+			}
+		})
+	}
+}
