@@ -65,7 +65,7 @@ func (n *fileNode) acquireStage(ctx context.Context, trunc bool) (*stagingFile, 
 		return st, 0
 	}
 	defer n.mu.Unlock()
-	st, err := newStagingFile(n.fsys.backend.StagingDir())
+	st, err := newStagingFile(n.fsys.backend.StagingDir(), n.fsys.wb != nil)
 	if err != nil {
 		return nil, n.fsys.errno("create staging file", n.fsys.backend.StagingDir(), err)
 	}

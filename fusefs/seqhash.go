@@ -21,7 +21,7 @@ var seqHashBufs = sync.Pool{New: func() any { b := make([]byte, seqHashPiece); r
 // the core the writer leaves idle. A write anywhere but at the end, a
 // truncate to another size than 0 or the current one, fallocate, or an I/O
 // error makes it give up for good (until a truncate to 0); the store then
-// hashes the file itself.
+// hashes the file itself. A nil *seqHasher hashes nothing.
 type seqHasher struct {
 	f *os.File
 
@@ -43,6 +43,9 @@ func newSeqHasher(f *os.File) *seqHasher {
 
 // noteWrite records that n bytes were written at off.
 func (s *seqHasher) noteWrite(off, n int64) {
+	if s == nil {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.valid || n == 0 {
@@ -62,6 +65,9 @@ func (s *seqHasher) noteWrite(off, n int64) {
 // noteTruncate records a truncate to size: to 0 the hash starts afresh, to
 // the current size nothing changes, to any other size it gives up.
 func (s *seqHasher) noteTruncate(size int64) {
+	if s == nil {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
@@ -77,6 +83,9 @@ func (s *seqHasher) noteTruncate(size int64) {
 
 // invalidate gives up hashing and waits for the goroutine to stop.
 func (s *seqHasher) invalidate() {
+	if s == nil {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.giveUpLocked()
@@ -99,6 +108,9 @@ func (s *seqHasher) waitLocked() {
 // sum waits for the goroutine to hash everything written and returns the
 // hash, or nil when it gave up. No write may run meanwhile.
 func (s *seqHasher) sum() *store.ContentSum {
+	if s == nil {
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.waitLocked()

@@ -46,7 +46,7 @@ func TestStagingContentHash(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			st, err := newStagingFile(t.TempDir())
+			st, err := newStagingFile(t.TempDir(), false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -93,7 +93,7 @@ func TestStagingContentHash(t *testing.T) {
 // that disagrees with the content (the race detector watches the rest).
 func TestStagingContentHashConcurrent(t *testing.T) {
 	for round := range 20 {
-		st, err := newStagingFile(t.TempDir())
+		st, err := newStagingFile(t.TempDir(), false)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -36,7 +36,13 @@ type stagingFile struct {
 	// it shared, a commit exclusively while it reads the file, so what a
 	// commit reads is what hash has seen.
 	gate sync.RWMutex
-	hash *seqHasher
+	hash *seqHasher // nil: not hashed as written
+
+	// writeOutEvery (0: never) and writtenOut: the write-out of
+	// [0, writtenOut) was started (see stagingWriteOut) with writeOut.
+	writeOutEvery int64
+	writtenOut    atomic.Int64
+	writeOut      func(off, n int64) error
 
 	// Write-back: pending is the id of the file's pending record (0:
 	// none; changed under the node's commitMu), busy is open while its
@@ -49,13 +55,32 @@ type stagingFile struct {
 	tries   int
 }
 
-// newStagingFile creates an empty staging file in dir.
-func newStagingFile(dir string) (*stagingFile, error) {
+// stagingWriteOut is how far the disk write of a write-back staging file
+// trails its writes: each time the file's writes cross a multiple of it,
+// the write-out of what lies below starts (sync_file_range), so that the
+// fsync at close() finds little left to write.
+const stagingWriteOut = 4 << 20
+
+// newStagingFile creates an empty staging file in dir. A file for a
+// write-back mount (writeBack) is fsynced at close() rather than read by a
+// commit: its write-out to disk starts while it is written, and it is not
+// hashed as it is written (the background commit hashes it as it reads
+// it, off the writer's critical path).
+func newStagingFile(dir string, writeBack bool) (*stagingFile, error) {
 	f, err := os.CreateTemp(dir, "fuse-*.stage")
 	if err != nil {
 		return nil, err
 	}
-	return &stagingFile{f: f, mtime: time.Now(), hash: newSeqHasher(f)}, nil
+	st := &stagingFile{f: f, mtime: time.Now()}
+	if writeBack {
+		st.writeOutEvery = stagingWriteOut
+		st.writeOut = func(off, n int64) error {
+			return unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
+		}
+	} else {
+		st.hash = newSeqHasher(f)
+	}
+	return st, nil
 }
 
 // touch records a change of the content now.
@@ -104,7 +129,25 @@ func (s *stagingFile) writeAt(data []byte, off int64) (int, error) {
 		return k, err
 	}
 	s.hash.noteWrite(off, int64(k))
+	s.startWriteOut(off + int64(k))
 	return k, nil
+}
+
+// startWriteOut starts the disk write of the file below the last multiple
+// of writeOutEvery under end, when a write up to end crossed one. It only
+// starts it (SYNC_FILE_RANGE_WRITE does not wait for the disk, nor make
+// anything durable: the fsync at close does); a failure is left to that
+// fsync.
+func (s *stagingFile) startWriteOut(end int64) {
+	if s.writeOutEvery == 0 {
+		return
+	}
+	to := end / s.writeOutEvery * s.writeOutEvery
+	from := s.writtenOut.Load()
+	if to <= from || !s.writtenOut.CompareAndSwap(from, to) {
+		return
+	}
+	_ = s.writeOut(from, to-from)
 }
 
 // fail records that the file lost a write: it is never committed, and the
@@ -144,6 +187,9 @@ func (s *stagingFile) truncate(size int64) error {
 		return err
 	}
 	s.hash.noteTruncate(size)
+	if size < s.writtenOut.Load() {
+		s.writtenOut.Store(size) // written again from there
+	}
 	return nil
 }
 
