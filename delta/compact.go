@@ -54,7 +54,8 @@ const (
 	formHasReference = 1 << 3
 	formFortran      = 1 << 4
 	formBF16Halves   = 1 << 5
-	formKnown        = formMethodMask | formHasReference | formFortran | formBF16Halves
+	formBF16Words    = 1 << 6
+	formKnown        = formMethodMask | formHasReference | formFortran | formBF16Halves | formBF16Words
 )
 
 // dtype_code: bits 0–2 log2(size), bits 3–5 the kind, bits 6–7 the order.
@@ -112,6 +113,7 @@ type compactParams struct {
 	strategyID uint8
 	method     uint8 // methodVerbatim: payload is the data section
 	bf16       bool
+	bf16Words  bool
 	params     []byte
 	dataCRC    uint32
 	payload    []byte
@@ -133,6 +135,9 @@ func marshalCompact(h *Header, p compactParams) []byte {
 	}
 	if p.bf16 {
 		form |= formBF16Halves
+	}
+	if p.bf16Words {
+		form |= formBF16Words
 	}
 	cmpForm.put(b, uint64(form))
 	cmpDType.put(b, uint64(compactDType(h.DType)))
@@ -196,7 +201,11 @@ func openCompact(r io.ReaderAt, size int64) (*Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := &Object{r: r, size: size, hdr: c.hdr, layout: layoutFor(c.hdr.DType, c.bf16), codec: c.codec, verbatim: c.method == methodVerbatim}
+	l := layoutFor(c.hdr.DType, c.bf16)
+	if c.bf16Words {
+		l = l.asBF16Words()
+	}
+	o := &Object{r: r, size: size, hdr: c.hdr, layout: l, codec: c.codec, verbatim: c.method == methodVerbatim}
 	if c.hdr.RawSize == 0 {
 		if !o.verbatim {
 			return nil, corruptf("empty tensor with a coded payload")
@@ -240,6 +249,7 @@ type parsedCompact struct {
 	codec      codec
 	method     uint8
 	bf16       bool
+	bf16Words  bool
 	dataCRC    uint32
 	payloadOff int
 	payload    []byte
@@ -268,11 +278,15 @@ func parseCompact(b []byte) (parsedCompact, error) {
 	h.HasReference = form&formHasReference != 0
 	h.Fortran = form&formFortran != 0
 	p.bf16 = form&formBF16Halves != 0
+	p.bf16Words = form&formBF16Words != 0
 	if h.DType, ok = parseCompactDType(uint8(cmpDType.get(b))); !ok {
 		return p, corruptf("invalid dtype code %#x", cmpDType.get(b))
 	}
 	if p.bf16 && (h.DType.Kind != 'f' || h.DType.Size != 4 || h.Lossy || p.method == methodVerbatim) {
 		return p, corruptf("bf16 halves flag on %s data with method %d", dtypeString(h.DType), p.method)
+	}
+	if p.bf16Words && (s != Auto || !canBeBF16Words(h.DType) || p.method == methodVerbatim) {
+		return p, corruptf("bf16 words flag on %s data with %s, method %d", dtypeString(h.DType), s, p.method)
 	}
 	ndim := int(cmpRank.get(b))
 	if ndim > maxNDim {
@@ -346,10 +360,10 @@ func (e *streamEnc) encodeCompact(hashes func() error) (int64, error) {
 	p := compactParams{strategyID: h.Strategy.id(), method: methodVerbatim, params: e.params, payload: data}
 	var recon []byte
 	if h.RawSize > 0 {
-		r, err := e.encodeChunk(layoutFor(e.t.DType, e.bf16), 0)
+		r, err := e.encodeChunk(e.layout(), 0)
 		if e.bf16 && errors.Is(err, errNotBF16Halves) {
 			e.bf16 = false
-			r, err = e.encodeChunk(layoutFor(e.t.DType, false), 0)
+			r, err = e.encodeChunk(e.layout(), 0)
 		}
 		if err != nil {
 			hashes()
@@ -361,7 +375,7 @@ func (e *streamEnc) encodeCompact(hashes func() error) (int64, error) {
 		// A coded payload carries a 4-byte data CRC: it must beat the data
 		// section by more than that.
 		if int64(len(r.payload))+dataCRCSize < h.RawSize {
-			p.method, p.bf16, p.dataCRC, p.payload = r.entry.method, e.bf16, r.entry.dataCRC, r.payload
+			p.method, p.bf16, p.bf16Words, p.dataCRC, p.payload = r.entry.method, e.bf16, e.bf16Words, r.entry.dataCRC, r.payload
 			if r.recon != nil {
 				recon = *r.recon
 			}

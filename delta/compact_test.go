@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -98,17 +100,7 @@ func checkDecodes(t *testing.T, obj, ref, want []byte) {
 	if err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("DecodeAll: %v", err)
 	}
-	for i := range h.NumChunks {
-		off, n := o.ChunkRange(i)
-		var r []byte
-		if o.ChunkUsesReference(i) {
-			r = ref[off : off+n]
-		}
-		dst := make([]byte, n)
-		if err := o.DecodeChunk(i, r, dst); err != nil || !bytes.Equal(dst, want[off:off+n]) {
-			t.Fatalf("chunk %d: %v", i, err)
-		}
-	}
+	checkChunks(t, o, ref, want)
 }
 
 // TestCompactIsChosenOnlyForSmallOneChunkTensors pins which layout a tensor
@@ -262,6 +254,12 @@ func TestCompactWrongReference(t *testing.T) {
 // instead of stopping at the checksum.
 func FuzzCompact(f *testing.F) {
 	_, objs, _, _ := compactObjects(f)
+	paths, _ := filepath.Glob(filepath.Join(goldenDir, "compact_*.dlto"))
+	for _, p := range paths {
+		if b, err := os.ReadFile(p); err == nil {
+			objs = append(objs, b)
+		}
+	}
 	for _, o := range objs {
 		f.Add(o[:len(o)-headerCRCSize])
 	}

@@ -127,7 +127,8 @@ const (
 	flagLossy        = 1 << 1
 	flagFortran      = 1 << 2
 	flagBF16Halves   = 1 << 3
-	flagsKnown       = flagHasReference | flagLossy | flagFortran | flagBF16Halves
+	flagBF16Words    = 1 << 4 // format version 2
+	flagsKnown       = flagHasReference | flagLossy | flagFortran | flagBF16Halves | flagBF16Words
 )
 
 // Chunk flag bits.
@@ -222,7 +223,7 @@ func numChunks(raw, chunk int64) int64 {
 func marshalHeader(h *Header, strategyID uint8, flags uint8, params []byte, table []chunkEntry) []byte {
 	b := make([]byte, headerSize(len(h.Shape), int64(len(params)), int64(len(table))))
 	copy(hdrMagic.in(b), objectMagic[:])
-	hdrFormatVersion.put(b, formatVersion)
+	hdrFormatVersion.put(b, uint64(h.FormatVersion))
 	hdrStrategyID.put(b, uint64(strategyID))
 	hdrFlags.put(b, uint64(flags))
 	hdrDTypeKind.put(b, uint64(h.DType.Kind))
@@ -316,6 +317,9 @@ func parseFixed(b []byte) (parsedFixed, error) {
 	}
 	if p.flags&flagBF16Halves != 0 && (h.DType.Kind != 'f' || h.DType.Size != 4 || h.Lossy) {
 		return p, corruptf("bf16 halves flag on %s data", dtypeString(h.DType))
+	}
+	if p.flags&flagBF16Words != 0 && (v < 2 || s != Auto || !canBeBF16Words(h.DType)) {
+		return p, corruptf("bf16 words flag on %s data with %s, version %d", dtypeString(h.DType), s, v)
 	}
 	ndim := int(hdrNDim.get(b))
 	if ndim > maxNDim {

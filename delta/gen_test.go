@@ -15,6 +15,9 @@ type dtypeCase struct {
 	name string
 	dt   npy.DType
 	bf16 bool // float32 holding bfloat16 values
+	// bf16Words: u2 holding bfloat16 words (a safetensors BF16 tensor as
+	// the store keeps it).
+	bf16Words bool
 }
 
 var dtypeCases = []dtypeCase{
@@ -38,6 +41,8 @@ var dtypeCases = []dtypeCase{
 	{name: ">f2", dt: npy.DType{Kind: 'f', Size: 2, Order: '>'}},
 	{name: ">i8", dt: npy.DType{Kind: 'i', Size: 8, Order: '>'}},
 	{name: ">c16", dt: npy.DType{Kind: 'c', Size: 16, Order: '>'}},
+	{name: "bf16u2", dt: npy.DType{Kind: 'u', Size: 2, Order: '<'}, bf16Words: true},
+	{name: ">bf16u2", dt: npy.DType{Kind: 'u', Size: 2, Order: '>'}, bf16Words: true},
 }
 
 // specialBits returns float bit patterns every lossless coder must keep.
@@ -57,6 +62,11 @@ func specialBits(width int) []uint64 {
 // genPair returns a reference and a fine-tuned target of n elements in the
 // little-endian word form of dc, then converted to its byte order.
 func genPair(dc dtypeCase, n int, seed uint64) (target, ref []byte) {
+	if dc.bf16Words {
+		f := dtypeCase{dt: npy.DType{Kind: 'f', Size: 4, Order: '<'}, bf16: true}
+		t4, r4 := genPair(f, n, seed)
+		return upperWords(t4, dc.dt.Order == '>'), upperWords(r4, dc.dt.Order == '>')
+	}
 	rng := rand.New(rand.NewPCG(seed, 42))
 	size := dc.dt.Size
 	target, ref = make([]byte, n*size), make([]byte, n*size)
@@ -141,4 +151,14 @@ func elems(shape []int64) int {
 		n *= int(d)
 	}
 	return n
+}
+
+// upperWords returns the upper 16-bit halves of little-endian float32s as
+// 16-bit words in the given byte order.
+func upperWords(f4 []byte, big bool) []byte {
+	out := make([]byte, len(f4)/2)
+	for i := 0; i < len(out)/2; i++ {
+		putOrdered(out, 2, i, uint64(binary.LittleEndian.Uint32(f4[4*i:])>>16), big)
+	}
+	return out
 }

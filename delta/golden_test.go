@@ -52,6 +52,10 @@ var goldenCases = []goldenCase{
 	{"compact_sparse_f4", Sparse, dtypeCases[2], true, false, 0},
 	{"compact_per_axis_scaled_f4", PerAxisScaled, dtypeCases[2], true, true, 0},
 	{"compact_empty_i8", Auto, dtypeCases[7], true, false, 0},
+	// bf16 words (u2 data coded as bfloat16), format version 2: chunked and
+	// compact.
+	{"bf16words_u2", Auto, dtypeCases[20], true, false, 1 + autoZigzag},
+	{"compact_bf16words_u2", Auto, dtypeCases[20], true, false, 1 + autoZigzag},
 }
 
 // compact reports whether the case is a compact object (format version 2).
@@ -63,6 +67,8 @@ func (g goldenCase) shape() []int64 {
 	switch {
 	case strings.Contains(g.name, "_empty_"):
 		return []int64{0, 3}
+	case strings.Contains(g.name, "bf16words"):
+		return []int64{128, 128}
 	case g.compact():
 		return []int64{8, 32}
 	}
@@ -70,15 +76,18 @@ func (g goldenCase) shape() []int64 {
 }
 
 func (g goldenCase) chunkSize() int {
-	if g.compact() {
+	switch {
+	case g.compact():
 		return DefaultChunkSize
+	case strings.Contains(g.name, "bf16words"):
+		return 16 << 10
 	}
 	return 512
 }
 
 func (g goldenCase) version() uint16 {
-	if g.compact() {
-		return compactVersion
+	if g.compact() || strings.Contains(g.name, "bf16words") {
+		return 2
 	}
 	return formatVersion
 }
@@ -176,6 +185,9 @@ func TestGoldenObjects(t *testing.T) {
 			}
 			if !bytes.Equal(got, want) {
 				t.Fatal("golden object no longer decodes to its expected tensor")
+			}
+			if strings.Contains(g.name, "bf16words") && !o.layout.float {
+				t.Fatal("the words are not viewed as bfloat16")
 			}
 			if g.autoMethod != 0 {
 				found := false

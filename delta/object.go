@@ -103,6 +103,9 @@ func Open(r io.ReaderAt, size int64) (*Object, error) {
 		return nil, err
 	}
 	l := layoutFor(h.DType, p.flags&flagBF16Halves != 0)
+	if p.flags&flagBF16Words != 0 {
+		l = l.asBF16Words()
+	}
 	return &Object{r: r, size: size, hdr: h, table: table, layout: l, codec: c}, nil
 }
 

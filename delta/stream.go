@@ -168,6 +168,9 @@ func EncodeTo(ctx context.Context, t StreamTensor, ref *StreamTensor, cfg Config
 	if e.bf16, err = e.guessBF16(strategy, raw); err != nil {
 		return Header{}, 0, err
 	}
+	if e.bf16Words, err = e.guessBF16Words(strategy, raw); err != nil {
+		return Header{}, 0, err
+	}
 	switch strategy {
 	case PerAxisScaled:
 		p, ok, err := e.fitPerAxis(raw)
@@ -195,6 +198,9 @@ func EncodeTo(ctx context.Context, t StreamTensor, ref *StreamTensor, cfg Config
 		RawSize:       raw,
 		NumChunks:     int(numChunks(raw, chunk)),
 		HasReference:  ref != nil,
+	}
+	if e.bf16Words {
+		e.h.FormatVersion = 2
 	}
 	hashes := e.startHashes()
 	e.params = e.c.params()
@@ -243,17 +249,19 @@ func checkStreamCompatible(t, ref StreamTensor) error {
 
 // streamEnc is one EncodeTo call.
 type streamEnc struct {
-	ctx    context.Context
-	t      StreamTensor
-	ref    *StreamTensor
-	cfg    Config
-	w      io.WriterAt
-	c      codec
-	bf16   bool
-	h      Header
-	params []byte
-	hlen   int64
-	table  []chunkEntry
+	ctx  context.Context
+	t    StreamTensor
+	ref  *StreamTensor
+	cfg  Config
+	w    io.WriterAt
+	c    codec
+	bf16 bool
+	// bf16Words: u2 data coded as bfloat16 words (guessBF16Words).
+	bf16Words bool
+	h         Header
+	params    []byte
+	hlen      int64
+	table     []chunkEntry
 }
 
 // flags returns the header's flag byte.
@@ -271,7 +279,19 @@ func (e *streamEnc) flags() uint8 {
 	if e.bf16 {
 		flags |= flagBF16Halves
 	}
+	if e.bf16Words {
+		flags |= flagBF16Words
+	}
 	return flags
+}
+
+// layout returns the word layout the chunks are coded with.
+func (e *streamEnc) layout() wordLayout {
+	l := layoutFor(e.t.DType, e.bf16)
+	if e.bf16Words {
+		l = l.asBF16Words()
+	}
+	return l
 }
 
 // guessBF16 decides from the first bytes whether float32 data (and its
@@ -430,7 +450,7 @@ type chunkResult struct {
 func (e *streamEnc) encodeChunks() (int64, error) {
 	n := e.h.NumChunks
 	e.table = make([]chunkEntry, n)
-	l := layoutFor(e.t.DType, e.bf16)
+	l := e.layout()
 	workers := e.cfg.Concurrency
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)

@@ -53,6 +53,18 @@ func layoutFor(d npy.DType, bf16 bool) wordLayout {
 	return l
 }
 
+// asBF16Words returns l, the layout of 16-bit unsigned words, with its
+// words viewed as bfloat16 (float, 8 exponent and 7 mantissa bits): how
+// a bf16 tensor the store keeps as `u2` is coded (docs/FORMAT.md §4,
+// bf16_words).
+func (l wordLayout) asBF16Words() wordLayout {
+	l.float, l.expBits, l.mantBits = true, 8, 7
+	return l
+}
+
+// canBeBF16Words reports whether a dtype may carry the bf16_words flag.
+func canBeBF16Words(d npy.DType) bool { return d.Kind == 'u' && d.Size == 2 }
+
 // signBit returns the top bit of a word.
 func (l wordLayout) signBit() uint64 { return 1 << (8*l.width - 1) }
 

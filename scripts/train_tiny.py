@@ -13,7 +13,10 @@ standard library, not with deltafs's code):
                                    changelogs and copyright files): a full
                                    fine-tune, AdamW, lr 2e-5, saved in bf16
   OUT/fp16/base, OUT/fp16/ft       the same two models saved in fp16
-Everything is seeded; a run takes a few minutes on two cores.
+Everything is seeded; a run takes a few minutes on two cores. On a
+machine other work keeps busy, pass --threads 1 (about 100 s): two OpenBLAS
+threads then spin against each other and barely progress. Results can
+differ in the last bits between thread counts (summation order).
 """
 import argparse
 import glob
