@@ -19,7 +19,7 @@ import (
 // Defaults of Options.
 const (
 	DefaultSize      = 10 << 30 // bytes of block files kept
-	DefaultBlockSize = 1 << 20
+	DefaultBlockSize = 4 << 20
 	DefaultParallel  = 8 // blocks one ReadAt fetches at once
 )
 
@@ -182,14 +182,9 @@ func (c *Cache) ReadAt(ctx context.Context, id string, size int64, p []byte, off
 	first, last := off/bs, (off+int64(n)-1)/bs
 	err := forEach(ctx, int(last-first+1), c.parallel, func(i int) error {
 		idx := first + int64(i)
-		data, err := c.block(ctx, id, size, idx, fetch)
-		if err != nil {
-			return err
-		}
-		start := idx * bs // object offset of data[0]
-		lo, hi := max(off, start), min(off+int64(n), start+int64(len(data)))
-		copy(p[lo-off:hi-off], data[lo-start:hi-start])
-		return nil
+		start := idx * bs // object offset of the block
+		lo, hi := max(off, start), min(off+int64(n), start+bs)
+		return c.block(ctx, id, size, idx, lo-start, hi-start, p[lo-off:hi-off], fetch)
 	})
 	if err != nil {
 		return 0, err
@@ -216,25 +211,26 @@ func (c *Cache) Forget(id string, size int64) {
 	}
 }
 
-// block returns block idx of object id: from disk when a valid file holds
-// it, else fetched (once, whoever else asks meanwhile) and written to disk.
-func (c *Cache) block(ctx context.Context, id string, size, idx int64, fetch FetchFunc) ([]byte, error) {
+// block copies bytes [lo, hi) of block idx of object id into dst: from
+// disk when a valid file holds them, else from the block fetched (once,
+// whoever else asks meanwhile) and written to disk.
+func (c *Cache) block(ctx context.Context, id string, size, idx, lo, hi int64, dst []byte, fetch FetchFunc) error {
 	name := blockName(id, idx)
 	length := min(int64(c.blockSize), size-idx*int64(c.blockSize))
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return nil, ErrClosed
+		return ErrClosed
 	}
 	if el, ok := c.index[name]; ok {
 		c.lru.MoveToFront(el)
 		c.mu.Unlock()
-		data, err := c.readBlock(name, length)
+		err := c.readRange(name, length, lo, hi, dst)
 		if err == nil {
 			c.mu.Lock()
 			c.stats.Hits++
 			c.mu.Unlock()
-			return data, nil
+			return nil
 		}
 		c.mu.Lock()
 		if errors.Is(err, errCorrupt) {
@@ -245,34 +241,41 @@ func (c *Cache) block(ctx context.Context, id string, size, idx int64, fetch Fet
 			c.removeLocked(el)
 		}
 	}
-	if cl, ok := c.inflight[name]; ok {
-		c.mu.Unlock()
-		return cl.wait(ctx)
+	cl, ok := c.inflight[name]
+	if !ok {
+		cl = &call{done: make(chan struct{})}
+		c.inflight[name] = cl
+		// The fetch goes on if this reader gives up: others may wait for it.
+		go c.fetch(context.WithoutCancel(ctx), cl, id, name, idx, length, fetch)
 	}
-	cl := &call{done: make(chan struct{})}
-	c.inflight[name] = cl
 	c.mu.Unlock()
+	data, err := cl.wait(ctx)
+	if err != nil {
+		return err
+	}
+	copy(dst, data[lo:hi])
+	return nil
+}
 
-	// The fetch goes on if this reader gives up: others may wait for it.
-	go func() {
-		data := make([]byte, length)
-		err := fetch(context.WithoutCancel(ctx), idx*int64(c.blockSize), data)
-		if err != nil {
-			cl.err = fmt.Errorf("diskcache: fetch block %d of %s: %w", idx, id, err)
-		} else {
-			cl.data = data
-			c.store(name, data)
-		}
-		c.mu.Lock()
-		delete(c.inflight, name)
-		if err == nil {
-			c.stats.Misses++
-			c.stats.FetchedBytes += length
-		}
-		c.mu.Unlock()
-		close(cl.done)
-	}()
-	return cl.wait(ctx)
+// fetch fetches block idx of object id for cl, keeps it on disk and hands
+// it to cl's readers.
+func (c *Cache) fetch(ctx context.Context, cl *call, id, name string, idx, length int64, fetch FetchFunc) {
+	data := make([]byte, length)
+	err := fetch(ctx, idx*int64(c.blockSize), data)
+	if err != nil {
+		cl.err = fmt.Errorf("diskcache: fetch block %d of %s: %w", idx, id, err)
+	} else {
+		cl.data = data
+		c.store(name, data)
+	}
+	c.mu.Lock()
+	delete(c.inflight, name)
+	if err == nil {
+		c.stats.Misses++
+		c.stats.FetchedBytes += length
+	}
+	c.mu.Unlock()
+	close(cl.done)
 }
 
 func (cl *call) wait(ctx context.Context) ([]byte, error) {

@@ -138,7 +138,7 @@ func TestReadAtInvalid(t *testing.T) {
 // last is kept and the least recently used goes.
 func TestBoundAndLRU(t *testing.T) {
 	const bs = 100
-	blockFile := int64(bs + trailerLen)
+	blockFile := bs + tailLen(bs)
 	c := openCache(t, t.TempDir(), Options{BlockSize: bs, Size: 4 * blockFile})
 	o := newOrigin(3, 10*bs)
 	for b := range 4 {
@@ -186,7 +186,7 @@ func countFiles(t *testing.T, dir string) int {
 // remembers which blocks were used last.
 func TestRestart(t *testing.T) {
 	const bs = 100
-	blockFile := int64(bs + trailerLen)
+	blockFile := bs + tailLen(bs)
 	dir := t.TempDir()
 	o := newOrigin(4, 10*bs)
 	c, err := Open(dir, Options{BlockSize: bs, Size: 3 * blockFile})
@@ -244,7 +244,7 @@ func TestCorruptBlockRefetched(t *testing.T) {
 		{"bad magic", func(b []byte) []byte { b[len(b)-1] = 'X'; return b }},
 		{"another block's bytes", func(b []byte) []byte {
 			d := append([]byte(nil), o.data[2*bs:3*bs]...)
-			return append(d, encodeTrailer(blockName(o.id, 2), d)...)
+			return append(d, encodeTail(blockName(o.id, 2), d)...)
 		}},
 	}
 	for _, tc := range damage {
@@ -408,7 +408,7 @@ func TestCancelledReader(t *testing.T) {
 // (evictions while reading), for the race detector.
 func TestConcurrentMixed(t *testing.T) {
 	const bs = 512
-	c := openCache(t, t.TempDir(), Options{BlockSize: bs, Size: 8 * (bs + trailerLen)})
+	c := openCache(t, t.TempDir(), Options{BlockSize: bs, Size: 8 * (bs + tailLen(bs))})
 	objs := []*origin{newOrigin(10, 7*bs+3), newOrigin(11, 3*bs), newOrigin(12, 20*bs)}
 	var wg sync.WaitGroup
 	for g := range 8 {
@@ -424,8 +424,8 @@ func TestConcurrentMixed(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if st := c.Stats(); st.Bytes > 8*(bs+trailerLen) {
-		t.Fatalf("%d bytes kept, bound %d", st.Bytes, 8*(bs+trailerLen))
+	if st := c.Stats(); st.Bytes > 8*(bs+tailLen(bs)) {
+		t.Fatalf("%d bytes kept, bound %d", st.Bytes, 8*(bs+tailLen(bs)))
 	}
 }
 
@@ -440,22 +440,56 @@ func TestForget(t *testing.T) {
 	}
 }
 
-func FuzzDecodeBlock(f *testing.F) {
+// TestCorruptSegment: a damaged segment of a block fails the reads that
+// touch it (refetched), not those of its other segments.
+func TestCorruptSegment(t *testing.T) {
+	const bs = 4 * segSize
+	c := openCache(t, t.TempDir(), Options{BlockSize: bs})
+	o := newOrigin(14, bs)
+	o.read(t, c, 0, bs)
+	path := c.path(blockName(o.id, 0))
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[3*segSize+5] ^= 0x80
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o.read(t, c, 100, segSize) // segments 0 and 1
+	if o.fetches.Load() != 1 || c.Stats().Corrupt != 0 {
+		t.Fatalf("a read of good segments: %d fetches, stats %+v", o.fetches.Load(), c.Stats())
+	}
+	o.read(t, c, 3*segSize, 10)
+	if o.fetches.Load() != 2 || c.Stats().Corrupt != 1 {
+		t.Fatalf("a read of the damaged segment: %d fetches, stats %+v; want it refetched", o.fetches.Load(), c.Stats())
+	}
+}
+
+func FuzzReadFrom(f *testing.F) {
 	const name = "ab.0"
-	f.Add([]byte{})
-	f.Add(append([]byte("hello"), encodeTrailer(name, []byte("hello"))...))
-	f.Add([]byte("dfc1dfc1dfc1"))
-	f.Fuzz(func(t *testing.T, buf []byte) {
-		data, err := decodeBlock(name, buf)
+	hello := []byte("hello")
+	f.Add(append(hello, encodeTail(name, hello)...), int64(5), int64(1), int64(4))
+	big := bytes.Repeat([]byte{7}, 2*segSize+3)
+	f.Add(append(big, encodeTail(name, big)...), int64(len(big)), int64(segSize-1), int64(segSize+1))
+	f.Add([]byte("dfc2dfc2dfc2dfc2"), int64(0), int64(0), int64(0))
+	f.Fuzz(func(t *testing.T, buf []byte, length, lo, hi int64) {
+		if length < 0 || length > 1<<20 || lo < 0 || hi > length || lo > hi {
+			return
+		}
+		dst := make([]byte, hi-lo)
+		err := readFrom(bytes.NewReader(buf), int64(len(buf)), name, length, lo, hi, dst)
 		if err != nil {
 			if !errors.Is(err, errCorrupt) {
 				t.Fatalf("error %v does not wrap errCorrupt", err)
 			}
 			return
 		}
-		again := append(append([]byte(nil), data...), encodeTrailer(name, data)...)
-		if !bytes.Equal(again, buf) {
-			t.Fatal("a block that decodes does not encode back to itself")
+		if lo == 0 && hi == length {
+			again := append(append([]byte(nil), dst...), encodeTail(name, dst)...)
+			if !bytes.Equal(again, buf) {
+				t.Fatal("a block that reads whole does not encode back to itself")
+			}
 		}
 	})
 }

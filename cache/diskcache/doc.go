@@ -3,7 +3,7 @@
 // fetched, later reads on the same host find on the local disk, across
 // restarts.
 //
-// An object is cut into fixed-size blocks (Options.BlockSize, 1 MiB by
+// An object is cut into fixed-size blocks (Options.BlockSize, 4 MiB by
 // default; the last one shorter); a block is fetched whole, once, and kept
 // as one file:
 //
@@ -12,12 +12,14 @@
 //	DIR/ab/<id>.<index>     block <index> (decimal) of object <id> ("ab": its first two characters)
 //	DIR/tmp/                blocks being written, renamed into place when complete
 //
-// A block file is the block's bytes followed by a 12-byte trailer: the
-// CRC32C (Castagnoli) of the block's name and bytes (so a file holding
-// another block's bytes fails too), the bytes' length, and the magic
-// "dfc1", all little-endian. Every hit re-checks the trailer; a file that fails (a torn
-// write, a flipped bit, a truncation) is counted, removed and fetched again:
-// corrupt bytes are never served.
+// A block file is the block's bytes, then a CRC32C (Castagnoli) of each
+// 64 KiB segment of them, then a 16-byte trailer: the CRC32C of the
+// block's name, the CRC table and the rest of the trailer (so a file
+// holding another block's bytes fails too), the bytes' length, the
+// segment size, and the magic "dfc2"; all little-endian. A hit reads the
+// table and trailer and only the segments it needs, and checks them; a
+// file that fails (a torn write, a flipped bit, a truncation) is counted,
+// removed and fetched again: corrupt bytes are never served.
 //
 // The bound (Options.Size, DefaultSize by default) counts block files'
 // bytes; past it the least recently used blocks go. Recency is the files'

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -18,9 +19,10 @@ const (
 	formatName = "deltafs-diskcache"
 	lockName   = "lock"
 	tmpDir     = "tmp"
-	trailerLen = 12
-	magic      = "dfc1"
-	version    = 1
+	trailerLen = 16 // tail CRC, length, segment size, magic
+	segSize    = 64 << 10
+	magic      = "dfc2"
+	version    = 2
 )
 
 var (
@@ -59,56 +61,108 @@ func parseBlockName(name string) (id string, idx int64, ok bool) {
 
 func (c *Cache) path(name string) string { return filepath.Join(c.dir, name[:2], name) }
 
-// readBlock reads and checks the block file name, which must hold length
-// bytes; errCorrupt when it does not check out.
-func (c *Cache) readBlock(name string, length int64) ([]byte, error) {
+// readRange copies bytes [lo, hi) of block name, length bytes long, from
+// its file into dst, checking the segments it reads; errCorrupt when the
+// file does not check out.
+func (c *Cache) readRange(name string, length, lo, hi int64, dst []byte) error {
 	path := c.path(name)
-	buf, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	data, err := decodeBlock(name, buf)
+	defer f.Close()
+	fi, err := f.Stat()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if int64(len(data)) != length {
-		return nil, fmt.Errorf("%w: %d bytes, want %d", errCorrupt, len(data), length)
+	if err := readFrom(f, fi.Size(), name, length, lo, hi, dst); err != nil {
+		return err
 	}
 	touch(path)
-	return data, nil
+	return nil
 }
 
-// blockSum is the checksum of block name holding data: the CRC32C of the
-// name and the bytes, so that a file holding another block's bytes fails too.
-func blockSum(name string, data []byte) uint32 {
-	return crc32.Update(crc32.Checksum([]byte(name), castagnoli), castagnoli, data)
-}
-
-// decodeBlock checks the file of block name and returns its bytes.
-func decodeBlock(name string, buf []byte) ([]byte, error) {
-	if len(buf) < trailerLen {
-		return nil, fmt.Errorf("%w: %d bytes, shorter than its trailer", errCorrupt, len(buf))
+// readFrom is readRange on a file's contents r, size bytes.
+func readFrom(r io.ReaderAt, size int64, name string, length, lo, hi int64, dst []byte) error {
+	if want := length + tailLen(length); size != want {
+		return fmt.Errorf("%w: %d bytes, want %d", errCorrupt, size, want)
 	}
-	data, tr := buf[:len(buf)-trailerLen], buf[len(buf)-trailerLen:]
-	if string(tr[8:]) != magic {
+	tail := make([]byte, tailLen(length))
+	if _, err := r.ReadAt(tail, length); err != nil {
+		return fmt.Errorf("%w: %w", errCorrupt, err)
+	}
+	sums, err := checkTail(name, tail, length)
+	if err != nil {
+		return err
+	}
+	if lo >= hi {
+		return nil
+	}
+	first, last := lo/segSize, (hi-1)/segSize
+	start, end := first*segSize, min((last+1)*segSize, length)
+	buf := make([]byte, end-start)
+	if _, err := r.ReadAt(buf, start); err != nil {
+		return fmt.Errorf("%w: %w", errCorrupt, err)
+	}
+	for seg := first; seg <= last; seg++ {
+		b := buf[(seg-first)*segSize : min((seg-first+1)*segSize, int64(len(buf)))]
+		if crc32.Checksum(b, castagnoli) != binary.LittleEndian.Uint32(sums[4*seg:]) {
+			return fmt.Errorf("%w: segment %d: CRC32C mismatch", errCorrupt, seg)
+		}
+	}
+	copy(dst, buf[lo-start:hi-start])
+	return nil
+}
+
+// segments returns how many segments a block of length bytes has.
+func segments(length int64) int64 { return (length + segSize - 1) / segSize }
+
+// tailLen returns the bytes after the data of a block of length bytes:
+// the CRC table and the trailer.
+func tailLen(length int64) int64 { return 4*segments(length) + trailerLen }
+
+// encodeTail returns the CRC table and trailer of block name holding data.
+func encodeTail(name string, data []byte) []byte {
+	n := segments(int64(len(data)))
+	tail := make([]byte, 4*n+trailerLen)
+	for seg := range n {
+		b := data[seg*segSize : min((seg+1)*segSize, int64(len(data)))]
+		binary.LittleEndian.PutUint32(tail[4*seg:], crc32.Checksum(b, castagnoli))
+	}
+	tr := tail[4*n:]
+	binary.LittleEndian.PutUint32(tr[4:8], uint32(len(data)))
+	binary.LittleEndian.PutUint32(tr[8:12], segSize)
+	copy(tr[12:], magic)
+	binary.LittleEndian.PutUint32(tr[:4], tailSum(name, tail))
+	return tail
+}
+
+// tailSum is the CRC32C of the block's name, the CRC table and the
+// trailer after its own field: a file holding another block fails it.
+func tailSum(name string, tail []byte) uint32 {
+	tr := len(tail) - trailerLen
+	sum := crc32.Checksum([]byte(name), castagnoli)
+	sum = crc32.Update(sum, castagnoli, tail[:tr])
+	return crc32.Update(sum, castagnoli, tail[tr+4:])
+}
+
+// checkTail checks the tail of block name, length bytes long, and returns
+// its CRC table.
+func checkTail(name string, tail []byte, length int64) ([]byte, error) {
+	tr := tail[len(tail)-trailerLen:]
+	if string(tr[12:]) != magic {
 		return nil, fmt.Errorf("%w: bad magic", errCorrupt)
 	}
-	if n := binary.LittleEndian.Uint32(tr[4:8]); int64(n) != int64(len(data)) {
-		return nil, fmt.Errorf("%w: trailer says %d bytes, file holds %d", errCorrupt, n, len(data))
+	if n := binary.LittleEndian.Uint32(tr[4:8]); int64(n) != length {
+		return nil, fmt.Errorf("%w: trailer says %d bytes, want %d", errCorrupt, n, length)
 	}
-	if sum := blockSum(name, data); sum != binary.LittleEndian.Uint32(tr[:4]) {
-		return nil, fmt.Errorf("%w: CRC32C mismatch", errCorrupt)
+	if s := binary.LittleEndian.Uint32(tr[8:12]); s != segSize {
+		return nil, fmt.Errorf("%w: segment size %d, want %d", errCorrupt, s, segSize)
 	}
-	return data, nil
-}
-
-// encodeTrailer returns the trailer of block name holding data.
-func encodeTrailer(name string, data []byte) []byte {
-	tr := make([]byte, trailerLen)
-	binary.LittleEndian.PutUint32(tr[:4], blockSum(name, data))
-	binary.LittleEndian.PutUint32(tr[4:8], uint32(len(data)))
-	copy(tr[8:], magic)
-	return tr
+	if tailSum(name, tail) != binary.LittleEndian.Uint32(tr[:4]) {
+		return nil, fmt.Errorf("%w: trailer CRC32C mismatch", errCorrupt)
+	}
+	return tail[:len(tail)-trailerLen], nil
 }
 
 // writeBlock writes data and its trailer to a temp file and renames it to
@@ -126,7 +180,7 @@ func (c *Cache) writeBlock(name string, data []byte) (int64, error) {
 	tmp := f.Name()
 	_, err = f.Write(data)
 	if err == nil {
-		_, err = f.Write(encodeTrailer(name, data))
+		_, err = f.Write(encodeTail(name, data))
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -138,7 +192,7 @@ func (c *Cache) writeBlock(name string, data []byte) (int64, error) {
 		os.Remove(tmp)
 		return 0, err
 	}
-	return int64(len(data)) + trailerLen, nil
+	return int64(len(data)) + tailLen(int64(len(data))), nil
 }
 
 // load checks the format file (a missing one is written; another block

@@ -3,6 +3,7 @@ package s3store_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -30,7 +31,8 @@ func chunkRanges(seed uint64, size int64) [][2]int64 {
 
 // TestFetchedBytes: reading chunk-sized ranges fetches at most 1.1x the
 // bytes read (proxy-counted, HTTP included), for whole objects in any
-// order and for a run of chunks inside one.
+// order, and for a run of chunks inside one when blocks are small beside
+// the run (a partial read fetches up to a block beyond each end).
 func TestFetchedBytes(t *testing.T) {
 	srv := s3test.Start(t)
 	p := s3test.NewProxy(t, strings.TrimPrefix(srv.Endpoint, "http://"))
@@ -52,7 +54,9 @@ func TestFetchedBytes(t *testing.T) {
 	}{
 		{"whole object in order", 0, all},
 		{"whole object shuffled", 0, shuffled},
-		{"middle half", 0, mid},
+		{"whole object, 256 KiB blocks", 256 << 10, shuffled},
+		// Partial objects: up to a block is fetched beyond each end.
+		{"middle half, 1 MiB blocks", 1 << 20, mid},
 		{"middle half, 256 KiB blocks", 256 << 10, mid},
 	}
 	for _, tc := range tests {
@@ -96,7 +100,7 @@ func TestFetchedBytes(t *testing.T) {
 
 // BenchmarkRangedRead reads an object's chunk-sized ranges through a proxy
 // capped at 100 MB/s, cold (empty disk cache) and warm (the disk cache
-// holds it, nothing in memory), beside fetching the object raw in one GET
+// holds it, nothing in memory), per cache block size, beside fetching the object raw in one GET
 // through the same cap in the same run: raw-time/time is the speed-up
 // over the raw fetch.
 func BenchmarkRangedRead(b *testing.B) {
@@ -147,14 +151,26 @@ func BenchmarkRangedRead(b *testing.B) {
 			}
 		}
 	}
+	type benchCase struct {
+		mode  string
+		block int
+	}
+	var cases []benchCase
 	for _, mode := range []string{"cold", "warm"} {
-		b.Run(mode, func(b *testing.B) {
+		for _, block := range []int{256 << 10, 1 << 20, 4 << 20} {
+			cases = append(cases, benchCase{mode, block})
+		}
+	}
+	for _, bc := range cases {
+		mode := bc.mode
+		b.Run(fmt.Sprintf("%s/block=%dKiB", mode, bc.block>>10), func(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			var rawSec, sec float64
 			for range b.N {
 				b.StopTimer()
 				rawSec += rawRead()
 				o := options(b, p.Server(srv), true)
+				o.BlockSize = bc.block
 				s := openStore(b, ctx, srv.URL("bench"), o)
 				if mode == "warm" {
 					readRanges(s)

@@ -223,12 +223,16 @@ func reset(c net.Conn) {
 
 // limiter paces bytes at a rate shared by every connection: each chunk
 // reserves its transmission time on one timeline, as a link of that
-// speed would serialise it.
+// speed would serialise it. A link idle for a moment may send a burst of
+// up to burst's worth at once, so that a sleep's overshoot (long on a busy
+// machine) is made up for by the chunks after it.
 type limiter struct {
 	mu   sync.Mutex
 	rate int64     // bytes per second; 0: none
 	next time.Time // when the link is free again
 }
+
+const burst = 20 * time.Millisecond
 
 func (l *limiter) set(rate int64) {
 	l.mu.Lock()
@@ -245,8 +249,8 @@ func (l *limiter) wait(n int) {
 	}
 	now := time.Now()
 	start := l.next
-	if start.Before(now) {
-		start = now
+	if early := now.Add(-burst); start.Before(early) {
+		start = early
 	}
 	l.next = start.Add(time.Duration(float64(n) / float64(l.rate) * float64(time.Second)))
 	until := l.next
