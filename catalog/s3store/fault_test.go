@@ -38,7 +38,7 @@ func TestUnreachableThenBack(t *testing.T) {
 		t.Run(map[bool]string{true: "disk cache", false: "no cache"}[cache], func(t *testing.T) {
 			s, p, _ := proxied(t, cache)
 			ctx := context.Background()
-			data := objecttest.Data(30, 4<<20)
+			data := objecttest.Data(30, 3*s3store.DefaultBlockSize)
 			id, r := objecttest.PutOpen(t, s, data)
 			head := make([]byte, 1000)
 			if _, err := r.ReadAt(head, 0); err != nil {
@@ -48,7 +48,8 @@ func TestUnreachableThenBack(t *testing.T) {
 			p.Cut()
 			start := time.Now()
 			buf := make([]byte, 1<<20)
-			_, err := r.ReadAt(buf, 2<<20)
+			at := int64(2 * s3store.DefaultBlockSize) // a block not read yet
+			_, err := r.ReadAt(buf, at)
 			if !errors.Is(err, s3store.ErrUnavailable) {
 				t.Fatalf("ReadAt with the server cut off = %v, want ErrUnavailable", err)
 			}
@@ -72,7 +73,7 @@ func TestUnreachableThenBack(t *testing.T) {
 			if err := p.Restore(); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := r.ReadAt(buf, 2<<20); err != nil || !bytes.Equal(buf, data[2<<20:3<<20]) {
+			if _, err := r.ReadAt(buf, at); err != nil || !bytes.Equal(buf, data[at:at+int64(len(buf))]) {
 				t.Fatalf("ReadAt after the server came back: %v", err)
 			}
 		})

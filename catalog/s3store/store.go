@@ -32,6 +32,7 @@ const (
 	DefaultPartSize       = 64 << 20
 	DefaultUploadParallel = 4
 	DefaultStaleUploadAge = 24 * time.Hour
+	DefaultBlockSize      = diskcache.DefaultBlockSize
 	minPartSize           = 5 << 20 // S3's smallest part but the last
 	defaultRegion         = "us-east-1"
 )
