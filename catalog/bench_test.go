@@ -127,3 +127,89 @@ func BenchmarkCatalogUpdate(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkBackendsListing measures what `ls -lR` of a 10 000-file model
+// asks of the catalog, on PostgreSQL beside SQLite in the same run: List
+// of the model's directory, Get of one entry, a listing with a Get of
+// every entry (ls -lR without an attribute cache), and Walk of the model.
+// Each PostgreSQL result reports its time as a multiple of SQLite's
+// (x-sqlite); issue 12 asks for at most 2.
+func BenchmarkBackendsListing(b *testing.B) {
+	const n = 10000
+	ctx := context.Background()
+	cats := map[string]Catalog{}
+	for _, bk := range backends {
+		c := bk.openTest(b)
+		update(b, c, func(tx Tx) error {
+			id := fakeID("x")
+			if err := tx.PutObject(ctx, Object{ID: id, Strategy: "blob"}); err != nil {
+				return err
+			}
+			if err := tx.PutEntry(ctx, Entry{Path: "m", Kind: KindDir}); err != nil {
+				return err
+			}
+			for i := range n {
+				if err := tx.PutEntry(ctx, Entry{Path: fmt.Sprintf("m/t%05d.npy", i), Kind: KindTensor,
+					Object: id, DType: "<f4", Shape: []int64{4096, 4096}}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		cats[bk.name] = c
+	}
+	ops := []struct {
+		name    string
+		entries int // entries one op returns
+		fn      func(c Catalog, i int) error
+	}{
+		{"list", n, func(c Catalog, _ int) error {
+			ls, err := c.List(ctx, "m")
+			if err == nil && len(ls) != n {
+				err = fmt.Errorf("listed %d", len(ls))
+			}
+			return err
+		}},
+		{"get", 1, func(c Catalog, i int) error {
+			_, err := c.Get(ctx, fmt.Sprintf("m/t%05d.npy", i*7919%n))
+			return err
+		}},
+		{"list-and-get-each", n, func(c Catalog, _ int) error {
+			ls, err := c.List(ctx, "m")
+			for _, e := range ls {
+				if err != nil {
+					break
+				}
+				_, err = c.Get(ctx, e.Path)
+			}
+			return err
+		}},
+		{"walk", n + 1, func(c Catalog, _ int) error {
+			es, err := c.Walk(ctx, "m")
+			if err == nil && len(es) != n+1 {
+				err = fmt.Errorf("walked %d", len(es))
+			}
+			return err
+		}},
+	}
+	for _, op := range ops {
+		var base float64 // SQLite's ns/op
+		for _, bk := range backends {
+			b.Run(op.name+"/"+bk.name, func(b *testing.B) {
+				c := cats[bk.name]
+				for i := 0; b.Loop(); i++ {
+					if err := op.fn(c, i); err != nil {
+						b.Fatal(err)
+					}
+				}
+				per := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+				b.ReportMetric(float64(op.entries)*1e9/per, "entries/s")
+				if base == 0 {
+					base = per
+				} else {
+					b.ReportMetric(per/base, "x-sqlite")
+				}
+			})
+		}
+	}
+}
