@@ -157,7 +157,7 @@ func TestCollectWindow(t *testing.T) {
 		ctx := context.Background()
 		old := CollectWindow
 		t.Cleanup(func() { CollectWindow = old })
-		CollectWindow = 400 * time.Millisecond
+		CollectWindow = time.Second
 		c := bk.openTest(t)
 		update(t, c, func(tx Tx) error { return recordObject(ctx, tx, "garbage", "") })
 		start := time.Now()
