@@ -81,7 +81,7 @@ func transient(err error) bool {
 	if errors.As(err, &api) {
 		switch api.ErrorCode() {
 		case "RequestTimeout", "RequestTimeTooSkewed", "SlowDown", "Throttling", "ThrottlingException",
-			"InternalError", "ServiceUnavailable", "BadDigest", "XAmzContentChecksumMismatch",
+			"InternalError", "ServiceUnavailable", "BadDigest", "XAmzContentChecksumMismatch", "XAmzContentSHA256Mismatch",
 			"IncompleteBody", "OperationAborted":
 			return true
 		}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -228,4 +229,59 @@ func FuzzParseURL(f *testing.F) {
 			t.Fatalf("ParseURL(%q) = %+v", in, loc)
 		}
 	})
+}
+
+// TestRemoveTemp: leftover temp files of dead writers go, and so do this
+// prefix's multipart uploads older than the stale age; younger ones (a
+// writer elsewhere may be in the middle of one) and other prefixes' stay.
+func TestRemoveTemp(t *testing.T) {
+	ctx := context.Background()
+	srv := s3test.Start(t)
+	o := options(t, srv, false)
+	s := openStore(t, ctx, srv.URL("mine"), o)
+	c := srv.Client()
+	start := func(key string) {
+		if _, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(srv.Bucket), Key: aws.String(key)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	uploads := func() []string {
+		out, err := c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(srv.Bucket)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for _, u := range out.Uploads {
+			keys = append(keys, aws.ToString(u.Key))
+		}
+		return keys
+	}
+	id := catalog.ObjectID([]byte("x"))
+	start("mine/objects/" + id)
+	start("theirs/objects/" + id)
+	f, err := s.CreateTemp(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close() // its writer gone
+
+	if n, err := s.RemoveTemp(ctx, 0); err != nil || n != 1 {
+		t.Fatalf("RemoveTemp = %d, %v; want the temp file alone (the uploads are young)", n, err)
+	}
+	if _, err := os.Stat(f.Name()); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("temp file still there: %v", err)
+	}
+	if got := uploads(); len(got) != 2 {
+		t.Fatalf("uploads %v, want both kept", got)
+	}
+
+	o.StaleUploadAge = time.Millisecond
+	s = openStore(t, ctx, srv.URL("mine"), o)
+	time.Sleep(10 * time.Millisecond)
+	if n, err := s.RemoveTemp(ctx, 0); err != nil || n != 1 {
+		t.Fatalf("RemoveTemp = %d, %v; want this prefix's upload", n, err)
+	}
+	if got := uploads(); len(got) != 1 || !strings.HasPrefix(got[0], "theirs/") {
+		t.Fatalf("uploads %v, want the other prefix's alone", got)
+	}
 }

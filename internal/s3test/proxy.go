@@ -25,6 +25,7 @@ type Proxy struct {
 	wg     sync.WaitGroup
 
 	up, down limiter
+	damage   damage       // client to server
 	upBytes  atomic.Int64 // client to server
 	dnBytes  atomic.Int64 // server to client
 }
@@ -109,8 +110,8 @@ func (p *Proxy) handle(client net.Conn) {
 	}
 	defer p.untrack(server)
 	done := make(chan bool, 2)
-	go func() { done <- p.pipe(server, client, &p.up, &p.upBytes) }()
-	go func() { done <- p.pipe(client, server, &p.down, &p.dnBytes) }()
+	go func() { done <- p.pipe(server, client, &p.up, &p.upBytes, &p.damage) }()
+	go func() { done <- p.pipe(client, server, &p.down, &p.dnBytes, nil) }()
 	// A direction that ended cleanly (EOF, passed on as a half-close) lets
 	// the other go on; a failed one ends both.
 	if !<-done {
@@ -124,11 +125,14 @@ func (p *Proxy) handle(client net.Conn) {
 
 // pipe copies src to dst through the limiter, counting the bytes; at
 // src's EOF it half-closes dst and reports true.
-func (p *Proxy) pipe(dst, src net.Conn, lim *limiter, count *atomic.Int64) bool {
+func (p *Proxy) pipe(dst, src net.Conn, lim *limiter, count *atomic.Int64, dmg *damage) bool {
 	buf := make([]byte, 16<<10)
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
+			if dmg != nil {
+				dmg.apply(buf[:n])
+			}
 			lim.wait(n)
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return false
@@ -202,6 +206,47 @@ func (p *Proxy) Bytes() (up, down int64) { return p.upBytes.Load(), p.dnBytes.Lo
 func (p *Proxy) ResetBytes() {
 	p.upBytes.Store(0)
 	p.dnBytes.Store(0)
+}
+
+// DamageUp flips one bit of the byte that comes after skip more bytes
+// from client to server (counted over every connection): damage in
+// transit that the server's checksums must catch.
+func (p *Proxy) DamageUp(skip int64) { p.damage.arm(skip) }
+
+// DamagedUp reports whether the damage asked by DamageUp was done.
+func (p *Proxy) DamagedUp() bool { return p.damage.done() }
+
+// damage flips a bit at a position of a stream once.
+type damage struct {
+	mu    sync.Mutex
+	armed bool
+	skip  int64
+}
+
+func (d *damage) arm(skip int64) {
+	d.mu.Lock()
+	d.armed, d.skip = true, skip
+	d.mu.Unlock()
+}
+
+func (d *damage) done() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return !d.armed
+}
+
+func (d *damage) apply(b []byte) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.armed {
+		return
+	}
+	if d.skip < int64(len(b)) {
+		b[d.skip] ^= 0x10
+		d.armed = false
+		return
+	}
+	d.skip -= int64(len(b))
 }
 
 // Close stops the proxy and ends every connection.

@@ -108,3 +108,21 @@ func TestProxyRate(t *testing.T) {
 		}
 	}
 }
+
+func TestProxyDamage(t *testing.T) {
+	p := NewProxy(t, echoServer(t))
+	data := make([]byte, 100000)
+	p.DamageUp(70000)
+	got, err := roundTrip(p.Addr(), data)
+	if err != nil || len(got) != len(data) {
+		t.Fatalf("%d bytes, %v", len(got), err)
+	}
+	for i, b := range got {
+		if want := map[bool]byte{true: 0x10, false: 0}[i == 70000]; b != want {
+			t.Fatalf("byte %d = %#x, want %#x", i, b, want)
+		}
+	}
+	if !p.DamagedUp() {
+		t.Fatal("DamagedUp false after the damage")
+	}
+}
