@@ -63,8 +63,8 @@ func TestUnreachableThenBack(t *testing.T) {
 					t.Fatalf("a cached range while cut off: %v", err)
 				}
 			}
-			if _, err := s.Open(ctx, id); !errors.Is(err, s3store.ErrUnavailable) {
-				t.Fatalf("Open while cut off = %v, want ErrUnavailable", err)
+			if _, err := s.Has(ctx, id); !errors.Is(err, s3store.ErrUnavailable) {
+				t.Fatalf("Has while cut off = %v, want ErrUnavailable", err)
 			}
 			if _, _, err := s.Put(ctx, []byte("while cut")); !errors.Is(err, s3store.ErrUnavailable) {
 				t.Fatalf("Put while cut off = %v, want ErrUnavailable", err)

@@ -94,6 +94,7 @@ func (s *Store) RemoveTemp(ctx context.Context, age time.Duration) (int, error) 
 func (s *Store) putSection(ctx context.Context, id string, r io.ReaderAt, size int64, sum [md5.Size]byte) (bool, error) {
 	key := s.key(id)
 	if got, err := s.head(ctx, key); err == nil && got == size {
+		s.sizes.Add(id, size)
 		return false, nil
 	} else if err != nil && !isNotFoundErr(err) {
 		return false, fmt.Errorf("s3store: write object %s: %w", id, err)
@@ -110,6 +111,7 @@ func (s *Store) putSection(ctx context.Context, id string, r io.ReaderAt, size i
 	if err := s.verify(ctx, id, size); err != nil {
 		return false, fmt.Errorf("s3store: write object %s: %w", id, err)
 	}
+	s.sizes.Add(id, size)
 	return true, nil
 }
 
@@ -297,6 +299,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		return err
 	}
 	key := s.key(id)
+	s.sizes.Remove(id)
 	size, herr := s.head(ctx, key)
 	err := s.retry(ctx, "delete", key, func(ctx context.Context) error {
 		_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})

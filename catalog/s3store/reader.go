@@ -13,16 +13,36 @@ import (
 )
 
 // Open returns a reader of object id (catalog.ErrNotFound when missing).
+// It asks the server for the object's size (a HEAD) unless this Store
+// learnt it already: objects never change.
 func (s *Store) Open(ctx context.Context, id string) (catalog.ObjectReader, error) {
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
-	size, err := s.head(ctx, s.key(id))
-	if err != nil {
-		if isNotFoundErr(err) {
-			return nil, fmt.Errorf("%w: object %s", catalog.ErrNotFound, id)
+	size, ok := s.sizes.Get(id)
+	if !ok {
+		var err error
+		size, err = s.head(ctx, s.key(id))
+		if err != nil {
+			if isNotFoundErr(err) {
+				return nil, fmt.Errorf("%w: object %s", catalog.ErrNotFound, id)
+			}
+			return nil, fmt.Errorf("s3store: open object: %w", err)
 		}
-		return nil, fmt.Errorf("s3store: open object: %w", err)
+		s.sizes.Add(id, size)
+	}
+	return s.OpenSized(ctx, id, size)
+}
+
+// OpenSized returns a reader of object id, size bytes long, without asking
+// the server: for a caller that knows the size (the catalog records it).
+// A wrong size shows at the first read past the object's end (an error).
+func (s *Store) OpenSized(ctx context.Context, id string, size int64) (catalog.ObjectReader, error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	if size < 0 {
+		return nil, fmt.Errorf("%w: object %s: size %d", catalog.ErrInvalid, id, size)
 	}
 	return &reader{s: s, id: id, size: size, ctx: context.WithoutCancel(ctx)}, nil
 }

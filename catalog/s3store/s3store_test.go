@@ -285,3 +285,36 @@ func TestRemoveTemp(t *testing.T) {
 		t.Fatalf("uploads %v, want the other prefix's alone", got)
 	}
 }
+
+// TestOpenWithoutRequests: a store that learnt an object's size (it wrote
+// or opened it) and OpenSized open without asking the server.
+func TestOpenWithoutRequests(t *testing.T) {
+	ctx := context.Background()
+	srv := s3test.Start(t)
+	p := s3test.NewProxy(t, strings.TrimPrefix(srv.Endpoint, "http://"))
+	data := objecttest.Data(60, 3000)
+	writer := openStore(t, ctx, srv.URL("sized"), options(t, srv, true))
+	id, _, err := writer.Put(ctx, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openStore(t, ctx, srv.URL("sized"), options(t, p.Server(srv), true))
+	if _, err := s.Open(ctx, id); err != nil { // a HEAD: the size is news
+		t.Fatal(err)
+	}
+	objecttest.ReadAll(t, s, id) // fills the disk cache
+	p.ResetBytes()
+	if got := objecttest.ReadAll(t, s, id); !bytes.Equal(got, data) {
+		t.Fatal("read back differs")
+	}
+	r, err := s.OpenSized(ctx, id, int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Size() != int64(len(data)) {
+		t.Fatalf("Size = %d", r.Size())
+	}
+	if up, down := p.Bytes(); up != 0 || down != 0 {
+		t.Fatalf("opening a known object sent %d bytes, got %d", up, down)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"deltafs/cache/diskcache"
 	"deltafs/catalog"
@@ -35,6 +36,7 @@ const (
 	DefaultBlockSize      = diskcache.DefaultBlockSize
 	minPartSize           = 5 << 20 // S3's smallest part but the last
 	defaultRegion         = "us-east-1"
+	sizeCacheEntries      = 1 << 16
 )
 
 // Sentinel errors.
@@ -89,8 +91,9 @@ type Store struct {
 	prefix string // "" or ending in "/"
 	opts   Options
 	log    *slog.Logger
-	local  *catalog.DirObjects // the temp files of CreateTemp
-	cache  *diskcache.Cache    // nil: no disk cache
+	local  *catalog.DirObjects       // the temp files of CreateTemp
+	cache  *diskcache.Cache          // nil: no disk cache
+	sizes  *lru.Cache[string, int64] // object sizes learnt (objects never change)
 }
 
 var _ catalog.ObjectStore = (*Store)(nil)
@@ -192,7 +195,8 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 		o.DisableLogOutputChecksumValidationSkipped = true
 	})
-	s := &Store{client: client, bucket: loc.Bucket, prefix: loc.Prefix, opts: opts, log: opts.Logger}
+	sizes, _ := lru.New[string, int64](sizeCacheEntries)
+	s := &Store{client: client, bucket: loc.Bucket, prefix: loc.Prefix, opts: opts, log: opts.Logger, sizes: sizes}
 	if s.local, err = catalog.NewDirObjects(opts.TempDir); err != nil {
 		return nil, fmt.Errorf("s3store: temp directory: %w", err)
 	}
