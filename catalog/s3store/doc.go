@@ -41,11 +41,12 @@
 //
 // Open does a HEAD (catalog.ErrNotFound for a missing object), unless the
 // Store learnt the object's size already (it wrote or opened it: objects
-// never change), and OpenSized none at all (the catalog knows the size);
-// either returns a reader whose ReadAt does ranged GETs through the disk cache when there
-// is one (Options.CacheDir): blocks of Options.BlockSize, each fetched once,
-// several at once for a read that spans them. When the cache directory is
-// in use by another process the store reads without it and logs why.
+// never change); OpenSized does none (the catalog knows the size). Either
+// returns a reader whose ReadAt does ranged GETs through the disk cache
+// when there is one (Options.CacheDir): blocks of Options.BlockSize, each
+// fetched once, several at once for a read that spans them. When the cache
+// directory is in use by another process the store reads without it and
+// logs why.
 //
 // # Faults
 //

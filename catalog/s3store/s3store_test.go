@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"deltafs/cache/diskcache"
 	"deltafs/catalog"
 	"deltafs/catalog/objecttest"
 	"deltafs/catalog/s3store"
@@ -161,16 +162,17 @@ func TestOpenRefused(t *testing.T) {
 		name string
 		url  string
 		o    s3store.Options
+		want error // nil: any refusal
 	}{
-		{"wrong secret", srv.URL("x"), bad},
-		{"missing bucket", "s3://no-such-bucket-deltafs/x", options(t, srv, false)},
+		{"wrong secret", srv.URL("x"), bad, nil},
+		{"missing bucket", "s3://no-such-bucket-deltafs/x", options(t, srv, false), s3store.ErrNoBucket},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()
 			_, err := s3store.Open(ctx, tc.url, tc.o)
-			if err == nil || errors.Is(err, s3store.ErrUnavailable) {
-				t.Fatalf("Open = %v, want a refusal", err)
+			if err == nil || errors.Is(err, s3store.ErrUnavailable) || tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("Open = %v, want a refusal (%v)", err, tc.want)
 			}
 			if d := time.Since(start); d > 5*time.Second {
 				t.Fatalf("refusal took %v: retried?", d)
@@ -316,5 +318,28 @@ func TestOpenWithoutRequests(t *testing.T) {
 	}
 	if up, down := p.Bytes(); up != 0 || down != 0 {
 		t.Fatalf("opening a known object sent %d bytes, got %d", up, down)
+	}
+}
+
+// TestCacheInUse: a second store on a cache directory in use reads
+// without the cache, and reads right.
+func TestCacheInUse(t *testing.T) {
+	ctx := context.Background()
+	srv := s3test.Start(t)
+	o := options(t, srv, true)
+	first := openStore(t, ctx, srv.URL("shared"), o)
+	second := openStore(t, ctx, srv.URL("shared"), o)
+	data := objecttest.Data(70, 5000)
+	id, _, err := first.Put(ctx, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*s3store.Store{first, second} {
+		if got := objecttest.ReadAll(t, s, id); !bytes.Equal(got, data) {
+			t.Fatal("read back differs")
+		}
+	}
+	if first.CacheStats().Misses != 1 || second.CacheStats() != (diskcache.Stats{}) {
+		t.Fatalf("cache stats %+v and %+v: want the first store alone to use the cache", first.CacheStats(), second.CacheStats())
 	}
 }

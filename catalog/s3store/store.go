@@ -47,6 +47,8 @@ var (
 	// ErrVerify: an upload did not check out afterwards (size or checksum
 	// the server reports differ from what was sent).
 	ErrVerify = errors.New("s3store: upload failed verification")
+	// ErrNoBucket: the URL's bucket does not exist (Open).
+	ErrNoBucket = errors.New("s3store: no such bucket")
 	// ErrURL: not an s3://BUCKET/PREFIX URL.
 	ErrURL = errors.New("s3store: invalid object store URL")
 )
@@ -204,6 +206,9 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		_, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(loc.Bucket)})
 		return err
 	}); err != nil {
+		if isNotFoundErr(err) {
+			return nil, fmt.Errorf("%w: %s", ErrNoBucket, loc.Bucket)
+		}
 		return nil, fmt.Errorf("s3store: bucket %s: %w", loc.Bucket, err)
 	}
 	if opts.CacheDir != "" {
