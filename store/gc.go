@@ -38,6 +38,9 @@ func (s *Store) GC(ctx context.Context) (GCResult, error) {
 	}
 	s.gcMu.Lock()
 	defer s.gcMu.Unlock()
+	if s.remote {
+		return s.gcShared(ctx)
+	}
 	if err := flock(s.lock, syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		return res, fmt.Errorf("gc: %w (stop mounts and other deltafs commands on this store first)", err)
 	}
@@ -107,12 +110,31 @@ func (s *Store) GC(ctx context.Context) (GCResult, error) {
 			return res, err
 		}
 	}
-	if tc, ok := s.objects.(interface {
-		RemoveTemp(context.Context, time.Duration) (int, error)
-	}); ok {
-		if _, err := tc.RemoveTemp(ctx, s.stagingGrace); err != nil {
-			return res, fmt.Errorf("gc: object temp files: %w", err)
-		}
+	if err := s.removeObjectTemps(ctx, s.stagingGrace); err != nil {
+		return res, fmt.Errorf("gc: %w", err)
+	}
+	n, err := s.clearStaging(ctx)
+	res.StagingRemoved = n
+	if err != nil {
+		return res, fmt.Errorf("gc: staging: %w", err)
+	}
+	return res, nil
+}
+
+// gcShared is GC on a store other hosts use while it runs: no lock of
+// this host keeps them out, so it decides and deletes inside catalog write
+// transactions (sweepObjects), where every commit also checks that the
+// objects it names are still there; a commit that finds one gone encodes
+// its file again. Then it clears this host's temporary and staging files.
+func (s *Store) gcShared(ctx context.Context) (GCResult, error) {
+	var res GCResult
+	removed, freed, err := s.sweepObjects(ctx)
+	res.ObjectsRemoved, res.BytesFreed = removed, freed
+	if err != nil {
+		return res, fmt.Errorf("gc: %w", err)
+	}
+	if err := s.removeObjectTemps(ctx, s.stagingGrace); err != nil {
+		return res, fmt.Errorf("gc: %w", err)
 	}
 	n, err := s.clearStaging(ctx)
 	res.StagingRemoved = n
@@ -166,4 +188,19 @@ func (s *Store) clearStaging(ctx context.Context) (int, error) {
 		removed++
 	}
 	return removed, errors.Join(errs...)
+}
+
+// removeObjectTemps removes the object store's temporary files (objects
+// being written) older than age, when it keeps any.
+func (s *Store) removeObjectTemps(ctx context.Context, age time.Duration) error {
+	tc, ok := s.objects.(interface {
+		RemoveTemp(context.Context, time.Duration) (int, error)
+	})
+	if !ok {
+		return nil
+	}
+	if _, err := tc.RemoveTemp(ctx, age); err != nil {
+		return fmt.Errorf("object temp files: %w", err)
+	}
+	return nil
 }

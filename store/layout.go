@@ -31,6 +31,23 @@ const (
 
 // Init creates an empty store in dir (created if missing, must be empty).
 func Init(dir string) error {
+	if err := prepareInit(dir); err != nil {
+		return err
+	}
+	// The marker goes first: Open creates whatever else is missing, so a
+	// crash during Init leaves a store that opens.
+	if err := writeMarker(dir); err != nil {
+		return err
+	}
+	s, err := Open(dir, Options{})
+	if err != nil {
+		return fmt.Errorf("init %s: %w", dir, err)
+	}
+	return s.Close()
+}
+
+// prepareInit creates dir for a new store, or checks that it is empty.
+func prepareInit(dir string) error {
 	if err := checkMarker(dir); err == nil {
 		return fmt.Errorf("init %s: %w: already a deltafs store", dir, ErrExist)
 	}
@@ -44,17 +61,16 @@ func Init(dir string) error {
 	if len(names) > 0 {
 		return fmt.Errorf("init %s: %w: directory is not empty and not a deltafs store", dir, ErrNotEmpty)
 	}
-	// The marker goes first: Open creates whatever else is missing, so a
-	// crash during Init leaves a store that opens.
+	return nil
+}
+
+// writeMarker writes the file that makes dir a store.
+func writeMarker(dir string) error {
 	marker := fmt.Sprintf("%s %d\n", markerName, storeFormatVersion)
 	if err := writeFileAtomic(filepath.Join(dir, markerName), []byte(marker)); err != nil {
 		return fmt.Errorf("init %s: %w", dir, err)
 	}
-	s, err := Open(dir, Options{})
-	if err != nil {
-		return fmt.Errorf("init %s: %w", dir, err)
-	}
-	return s.Close()
+	return nil
 }
 
 // checkMarker verifies that dir holds a store of a format this code reads.

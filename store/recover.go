@@ -268,13 +268,9 @@ func (s *Store) sweepObjects(ctx context.Context) (removed int, freed int64, err
 	if err != nil {
 		return 0, 0, fmt.Errorf("sweep: %w", err)
 	}
-	if tc, ok := s.objects.(interface {
-		RemoveTemp(context.Context, time.Duration) (int, error)
-	}); ok {
-		// Any age: a writer holds an flock on its temp file.
-		if _, err := tc.RemoveTemp(ctx, 0); err != nil {
-			return removed, freed, fmt.Errorf("sweep: object temp files: %w", err)
-		}
+	// Any age: a writer holds an flock on its temp file.
+	if err := s.removeObjectTemps(ctx, 0); err != nil {
+		return removed, freed, fmt.Errorf("sweep: %w", err)
 	}
 	if removed > 0 {
 		s.log.Info("deleted objects nothing references", slog.Int("objects", removed), slog.Int64("bytes", freed))

@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 
 	"deltafs/catalog"
 )
@@ -269,6 +270,9 @@ func (s *Store) resolveSettings(ctx context.Context, r catalog.Reader, model str
 	res := resolved{Settings: DefaultSettings(), source: map[string]SettingSource{}}
 	apply := func(kv map[string]string, src SettingSource) error {
 		for _, k := range slices.Sorted(maps.Keys(kv)) {
+			if strings.HasPrefix(k, reservedSettingPrefix) {
+				continue // the store's own record, not an encoding setting
+			}
 			if err := res.Set(k, kv[k]); err != nil {
 				return fmt.Errorf("%s setting: %w", src, err)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -68,6 +69,10 @@ type Options struct {
 	// Settings override the settings kept in the catalog for everything
 	// this open store ingests (a mount's command line).
 	Settings Overrides
+	// DiskCacheSize bounds the disk cache of a remote store's object
+	// ranges (0: its handle's configuration, or the default); unused by
+	// a local store.
+	DiskCacheSize int64
 }
 
 // Store is an open store. Safe for concurrent use.
@@ -113,6 +118,10 @@ type Store struct {
 
 	recoveryMu sync.Mutex
 	recovery   Recovery // what Open finished for dead processes
+
+	// remote: the catalog and objects are shared by other hosts (see
+	// remote.go), which no local lock excludes.
+	remote bool
 
 	backlogMu sync.Mutex
 	backlog   map[int64]int64 // this process's pending write-back files: id → bytes
@@ -185,28 +194,50 @@ func Open(dir string, opts Options) (*Store, error) {
 // openParts opens the catalog, the object store, the cache and the staging
 // directory of an open store.
 func (s *Store) openParts() error {
+	remote, isRemote, err := readRemoteConfig(s.dir)
+	if err != nil {
+		return fmt.Errorf("open store %s: %w", s.dir, err)
+	}
 	if !s.opts.ReadOnly {
-		for _, sub := range []string{objectsDirName, stagingDirName} {
+		subs := []string{objectsDirName, stagingDirName}
+		if isRemote {
+			subs = []string{tmpDirName, cacheDirName, stagingDirName}
+		}
+		for _, sub := range subs {
 			if err := os.MkdirAll(filepath.Join(s.dir, sub), 0o755); err != nil {
 				return fmt.Errorf("open store %s: %w", s.dir, err)
 			}
 		}
 	}
-	cat, err := catalog.OpenSQLite(filepath.Join(s.dir, catalogName))
-	if err != nil {
-		return fmt.Errorf("open store %s: %w", s.dir, err)
+	if isRemote {
+		if err := s.openRemote(context.Background(), remote); err != nil {
+			return err
+		}
+		s.remote = true
+	} else if err := s.openLocal(); err != nil {
+		return err
 	}
-	s.catalog = cat
-	objs, err := catalog.NewDirObjects(filepath.Join(s.dir, objectsDirName))
-	if err != nil {
-		return fmt.Errorf("open store %s: %w", s.dir, err)
-	}
-	s.objects = objs
 	s.chunks = cache.New[chunkKey](s.opts.CacheSize)
 	s.chunks.OnFree(s.bufs.put)
 	s.handles = newHandlePool(maxOpenObjects)
 	s.prefetchSem = make(chan struct{}, maxPrefetches)
 	s.largeIngests = make(chan struct{}, maxLargeIngests)
+	return nil
+}
+
+// openLocal opens the SQLite catalog and the object directory of a local
+// store.
+func (s *Store) openLocal() error {
+	cat, err := catalog.OpenSQLite(filepath.Join(s.dir, catalogName))
+	if err != nil {
+		return fmt.Errorf("open store %s: %w", s.dir, err)
+	}
+	objs, err := catalog.NewDirObjects(filepath.Join(s.dir, objectsDirName))
+	if err != nil {
+		cat.Close()
+		return fmt.Errorf("open store %s: %w", s.dir, err)
+	}
+	s.catalog, s.objects = cat, objs
 	return nil
 }
 
@@ -233,6 +264,9 @@ func (s *Store) Close() error {
 		}
 		if s.catalog != nil {
 			errs = append(errs, s.catalog.Close())
+		}
+		if c, ok := s.objects.(io.Closer); ok {
+			errs = append(errs, c.Close())
 		}
 		if s.lock != nil {
 			errs = append(errs, s.lock.Close())

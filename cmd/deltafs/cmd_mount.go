@@ -34,6 +34,7 @@ left. Logs go to stderr.`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "base", Usage: "base `MODEL` of new top-level folders (must exist)"},
 			&cli.StringFlag{Name: "cache-size", Value: "1GiB", Usage: "memory for decoded chunks, e.g. 256MiB, 4GiB; the daemon's Go memory limit is this plus 48MiB (resident memory stays within this plus 64MiB) unless GOMEMLIMIT is set"},
+			&cli.StringFlag{Name: "disk-cache-size", Usage: "remote store: disk for the object ranges fetched, kept across mounts (default: the store handle's, see deltafs init --disk-cache-size)"},
 			&cli.BoolFlag{Name: "read-only", Usage: "refuse writes (EROFS)"},
 			&cli.BoolFlag{Name: "allow-other", Usage: "let other users reach the mount (their access follows the files' modes and owners)"},
 			&cli.BoolFlag{Name: "writeback", Usage: "close() returns once a written file is fsynced and recorded; it is encoded in the background"},
@@ -53,6 +54,12 @@ func (e *cliEnv) mountAction(c *cli.Context) error {
 	cacheSize, err := parseSize(c.String("cache-size"))
 	if err != nil {
 		return usageErrorf("--cache-size: %v", err)
+	}
+	var diskCache int64
+	if v := c.String("disk-cache-size"); v != "" {
+		if diskCache, err = parseSize(v); err != nil || diskCache <= 0 {
+			return usageErrorf("--disk-cache-size: want a positive size such as 20GiB (%v)", err)
+		}
 	}
 	if base != "" {
 		if err := checkModelName("--base", base); err != nil {
@@ -80,7 +87,7 @@ func (e *cliEnv) mountAction(c *cli.Context) error {
 	cfg.AllowLossy = allowLossy
 	st, err := e.openStore(dir, store.Options{
 		CacheSize: cacheSize, Logger: logger, Delta: cfg, Settings: over,
-		ReadOnly: c.Bool("read-only"), DefaultBase: base,
+		ReadOnly: c.Bool("read-only"), DefaultBase: base, DiskCacheSize: diskCache,
 	})
 	if errors.Is(err, store.ErrNoBase) {
 		return failf(exitNotFound, err, "base model %q does not exist in store %s (list the models with: deltafs ls %s)", base, dir, dir)
