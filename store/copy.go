@@ -68,6 +68,13 @@ func (s *Store) Copy(ctx context.Context, src *Store, opts CopyOptions) (CopyRes
 		return res, err
 	}
 	res.Present = present
+	ids := make([]string, len(missing))
+	for i, o := range missing {
+		ids[i] = o.ID
+	}
+	if err := s.lease(ctx, ids); err != nil {
+		return res, fmt.Errorf("copy: %w", err)
+	}
 	var done atomic.Int64
 	opts.Progress.report(0, total)
 	err = parallelN(ctx, len(missing), copyWorkers, func(i int) error {
@@ -338,6 +345,6 @@ func (s *Store) commitCopy(ctx context.Context, src *Store, mc modelCopy) error 
 				return err
 			}
 		}
-		return nil
+		return s.releaseLeases(ctx, tx, mc.objects)
 	})
 }

@@ -314,7 +314,17 @@ func (s *Store) keep(ctx context.Context, e *encoded, in *input, ref *delta.Stre
 		defer close(done)
 		verr = s.verifyEncoded(ctx, vf, e.size, in, ref)
 	}()
-	id, size, created, werr := s.objects.PutFile(ctx, e.file)
+	werr := s.leaseTemp(ctx, e.file)
+	var (
+		id      string
+		size    int64
+		created bool
+	)
+	if werr == nil {
+		id, size, created, werr = s.objects.PutFile(ctx, e.file)
+	} else {
+		e.discard()
+	}
 	e.file = nil
 	<-done
 	if verr != nil {

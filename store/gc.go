@@ -122,14 +122,14 @@ func (s *Store) GC(ctx context.Context) (GCResult, error) {
 }
 
 // gcShared is GC on a store other hosts use while it runs: no lock of
-// this host keeps them out, so it decides and deletes inside catalog write
-// transactions (sweepObjects), where every commit also checks that the
-// objects it names are still there; a commit that finds one gone encodes
-// its file again. Then it clears this host's temporary and staging files.
+// this host keeps them out, so the catalog decides (Collect): an object
+// leased by a writer of any host, or used by a leased one, is never
+// garbage, and leasing an object being removed waits until it is gone.
+// Then it clears this host's temporary and staging files.
 func (s *Store) gcShared(ctx context.Context) (GCResult, error) {
 	var res GCResult
-	removed, freed, err := s.sweepObjects(ctx)
-	res.ObjectsRemoved, res.BytesFreed = removed, freed
+	var err error
+	res.ObjectsRemoved, res.BytesFreed, err = s.collectShared(ctx)
 	if err != nil {
 		return res, fmt.Errorf("gc: %w", err)
 	}
@@ -142,6 +142,36 @@ func (s *Store) gcShared(ctx context.Context) (GCResult, error) {
 		return res, fmt.Errorf("gc: staging: %w", err)
 	}
 	return res, nil
+}
+
+// collectShared removes the objects of a shared store that nothing uses
+// nor a writer leased (catalog.Collect) and returns how many and their
+// bytes.
+func (s *Store) collectShared(ctx context.Context) (removed int, freed int64, err error) {
+	if s.session == nil {
+		return 0, 0, nil // a read-only open leaves the collecting to writers
+	}
+	files, err := s.objects.List(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	err = s.catalog.Collect(ctx, s.session.name, files, func(ctx context.Context, ids []string) error {
+		for _, id := range ids {
+			var size int64
+			if r, err := s.objects.Open(ctx, id); err == nil {
+				size = r.Size()
+				r.Close()
+			}
+			s.handles.forget(id)
+			if err := s.objects.Delete(ctx, id); err != nil && !errors.Is(err, catalog.ErrNotFound) {
+				return fmt.Errorf("delete object %s: %w", shortID(id), err)
+			}
+			removed++
+			freed += size
+		}
+		return nil
+	})
+	return removed, freed, err
 }
 
 // gcStep lets a test interrupt GC after a step, as a crash would.

@@ -461,6 +461,9 @@ func (s *Store) commitEntry(ctx context.Context, e catalog.Entry, c commitSet) (
 				return err
 			}
 		}
+		if err := s.releaseLeases(ctx, tx, c.newObjects); err != nil {
+			return err
+		}
 		if c.used != "" {
 			if _, err := tx.Object(ctx, c.used); errors.Is(err, catalog.ErrNotFound) {
 				return fmt.Errorf("object %s: %w", shortID(c.used), errObjectGone)

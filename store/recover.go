@@ -218,6 +218,13 @@ func (s *Store) undoImport(ctx context.Context, model string) error {
 // an object swept before it, and a sweep never sees an object committed
 // after it decided.
 func (s *Store) sweepObjects(ctx context.Context) (removed int, freed int64, err error) {
+	if s.remote {
+		// Other hosts' writers lease what they upload: the catalog decides.
+		if removed, freed, err = s.collectShared(ctx); err != nil {
+			return removed, freed, fmt.Errorf("sweep: %w", err)
+		}
+		return removed, freed, nil
+	}
 	files, err := s.objects.List(ctx)
 	if err != nil {
 		return 0, 0, fmt.Errorf("sweep: %w", err)

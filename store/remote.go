@@ -2,9 +2,12 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/url"
 	"os"
@@ -212,4 +215,49 @@ func (s *Store) openRemote(ctx context.Context, cfg RemoteConfig) error {
 	}
 	s.catalog, s.objects = cat, objs
 	return nil
+}
+
+// On a shared store a collection (gc) of another host may run while this
+// one writes. So that it never removes an object a commit of this host is
+// about to name, the object is leased before it is uploaded (or found
+// already there) and the lease is released by the commit's transaction;
+// a commit still checks inside its transaction that its objects are there
+// (errObjectGone), for a lease that expired. A local store needs none of
+// this: its gc takes the store for itself.
+
+// leaseTemp leases the object being written to f, named by the SHA-256 of
+// its bytes, on a shared store.
+func (s *Store) leaseTemp(ctx context.Context, f *os.File) error {
+	if !s.remote {
+		return nil
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, 1<<62)); err != nil {
+		return fmt.Errorf("lease object: %w", err)
+	}
+	return s.lease(ctx, []string{hex.EncodeToString(h.Sum(nil))})
+}
+
+// lease leases ids for this process's session on a shared store.
+func (s *Store) lease(ctx context.Context, ids []string) error {
+	if !s.remote || len(ids) == 0 {
+		return nil
+	}
+	if err := s.catalog.Lease(ctx, s.session.name, ids); err != nil {
+		return fmt.Errorf("lease objects: %w", err)
+	}
+	return nil
+}
+
+// releaseLeases releases, in the transaction that records them, the
+// leases of objects on a shared store.
+func (s *Store) releaseLeases(ctx context.Context, tx catalog.Tx, objs []catalog.Object) error {
+	if !s.remote || len(objs) == 0 {
+		return nil
+	}
+	ids := make([]string, len(objs))
+	for i, o := range objs {
+		ids[i] = o.ID
+	}
+	return tx.Release(ctx, s.session.name, ids)
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"deltafs/internal/pgtest"
+	"deltafs/internal/s3test"
 	"deltafs/internal/testenv"
 )
 
@@ -29,9 +31,45 @@ func TestMain(m *testing.M) {
 			_ = flag.Set("test.parallel", "4")
 		}
 	}
-	testscript.Main(m, map[string]func(){
+	testscript.Main(serversStopped{m}, map[string]func(){
 		"deltafs": func() { os.Exit(deltafsMain()) },
 	})
+}
+
+// serversStopped runs the tests, then stops the PostgreSQL and S3 servers
+// the remote scripts started.
+type serversStopped struct{ m *testing.M }
+
+func (s serversStopped) Run() int {
+	code := pgtest.Run(s.m)
+	s3test.Stop()
+	return code
+}
+
+// remoteServers gives a script named remote* a new database on a real
+// PostgreSQL ($PGURL) and a new bucket on a real S3 server ($S3URL, and
+// the AWS environment a user would set), started once per test process.
+func remoteServers(env *testscript.Env) {
+	tb, ok := env.T().(testing.TB)
+	if !ok || !strings.HasPrefix(scriptName(env), "remote") {
+		return
+	}
+	srv := s3test.Start(tb)
+	env.Setenv("PGURL", pgtest.URL(tb))
+	env.Setenv("S3URL", srv.URL("store"))
+	env.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
+	env.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
+	env.Setenv("AWS_REGION", srv.Region)
+	env.Setenv("AWS_ENDPOINT_URL", srv.Endpoint)
+}
+
+// scriptName is the name of the running script ("" when unknown).
+func scriptName(env *testscript.Env) string {
+	named, ok := env.T().(interface{ Name() string })
+	if !ok {
+		return ""
+	}
+	return named.Name()[strings.LastIndexByte(named.Name(), '/')+1:]
 }
 
 // TestScript runs the end-to-end scripts in testdata/script: each runs the
@@ -49,6 +87,7 @@ func TestScript(t *testing.T) {
 		Deadline:            deadline(t),
 		Setup: func(env *testscript.Env) error {
 			skipSequentialUnderRace(env)
+			remoteServers(env)
 			env.Setenv("PYTHON", py)
 			env.Setenv("GEN_FIXTURES", gen)
 			env.Setenv("GOMAXPROCS", "2")
@@ -68,11 +107,10 @@ func skipSequentialUnderRace(env *testscript.Env) {
 	if !raceEnabled || !testing.Short() {
 		return
 	}
-	named, ok := env.T().(interface{ Name() string })
-	if !ok {
+	name := scriptName(env)
+	if name == "" {
 		return
 	}
-	name := named.Name()[strings.LastIndexByte(named.Name(), '/')+1:]
 	src, err := os.ReadFile(filepath.Join("testdata", "script", name+".txtar"))
 	if err != nil || backgroundCommand.Match(src) {
 		return

@@ -77,7 +77,12 @@ type cluster struct {
 
 // Main runs the tests of a package (call it from TestMain), then stops the
 // cluster they used, if any, and removes it.
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main for a TestMain that has more to do after the tests (stop
+// other servers): it runs them, stops the cluster and returns the exit
+// code.
+func Run(m *testing.M) int {
 	mainRunning.Store(true)
 	code := m.Run()
 	mu.Lock()
@@ -88,7 +93,7 @@ func Main(m *testing.M) {
 		cl = nil
 	}
 	mu.Unlock()
-	os.Exit(code)
+	return code
 }
 
 // URL returns the URL of a new empty database on the test cluster (started

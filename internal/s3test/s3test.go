@@ -119,13 +119,19 @@ func Start(t testing.TB) Server {
 // it from TestMain.
 func Main(m *testing.M) int {
 	code := m.Run()
+	Stop()
+	return code
+}
+
+// Stop stops the server if one was started (a TestMain that runs its tests
+// through another harness's Run calls it after).
+func Stop() {
 	mu.Lock()
 	defer mu.Unlock()
 	if running != nil {
 		running.stop()
 		running = nil
 	}
-	return code
 }
 
 var (
