@@ -33,7 +33,7 @@ crash the next mount or command stores them); unmounting stores what is
 left. Logs go to stderr.`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "base", Usage: "base `MODEL` of new top-level folders (must exist)"},
-			&cli.StringFlag{Name: "cache-size", Value: "1GiB", Usage: "memory for decoded chunks, e.g. 256MiB, 4GiB; the daemon's Go memory limit is this plus 48MiB (resident memory stays within this plus 64MiB) unless GOMEMLIMIT is set"},
+			&cli.StringFlag{Name: "cache-size", Value: "1GiB", Usage: "memory for decoded chunks, e.g. 256MiB, 4GiB; the daemon's Go memory limit is this plus 40MiB (resident memory stays within this plus 64MiB) unless GOMEMLIMIT is set"},
 			&cli.StringFlag{Name: "disk-cache-size", Usage: "remote store: disk for the object ranges fetched, kept across mounts (default: the store handle's, see deltafs init --disk-cache-size)"},
 			&cli.BoolFlag{Name: "read-only", Usage: "refuse writes (EROFS)"},
 			&cli.BoolFlag{Name: "allow-other", Usage: "let other users reach the mount (their access follows the files' modes and owners)"},

@@ -16,8 +16,8 @@ func TestMountMemoryLimit(t *testing.T) {
 		wantLimit int64
 		wantOK    bool
 	}{
-		{"default cache", 1 << 30, nil, 1<<30 + 48<<20, true},
-		{"small cache", 8 << 20, map[string]string{"GOGC": "50"}, 56 << 20, true},
+		{"default cache", 1 << 30, nil, 1<<30 + 40<<20, true},
+		{"small cache", 8 << 20, map[string]string{"GOGC": "50"}, 48 << 20, true},
 		{"user's GOMEMLIMIT rules", 1 << 30, map[string]string{"GOMEMLIMIT": "2GiB"}, 0, false},
 		{"user's GOMEMLIMIT=off rules", 1 << 30, map[string]string{"GOMEMLIMIT": "off"}, 0, false},
 		{"huge cache does not overflow", math.MaxInt64 - 1, nil, math.MaxInt64, true},
