@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -199,8 +200,7 @@ func fuzzPath(b byte) string {
 	return strings.Join(parts, "/")
 }
 
-func runNamespaceOps(t *testing.T, ops []byte) {
-	c := openTest(t)
+func runNamespaceOps(t *testing.T, c Catalog, ops []byte) {
 	ctx := context.Background()
 	ref := newRefNS()
 	obj := fakeID("obj")
@@ -267,10 +267,36 @@ func runNamespaceOps(t *testing.T, ops []byte) {
 	}
 }
 
+// namespaceSeeds are op sequences of FuzzNamespace's corpus.
+var namespaceSeeds = [][]byte{
+	{0, 0, 0, 0, 0x40, 0, 1, 0x81, 0, 3, 0x40, 0x41, 2, 0, 0},
+	{0, 1, 0, 0, 2, 0, 4, 1, 3, 4, 2, 1, 3, 1, 2, 2, 1, 0},
+	{0, 0, 0, 0, 0x44, 0, 1, 0x84, 0, 3, 0, 0x44, 3, 0x44, 0, 3, 0x84, 0x04},
+	[]byte("the quick brown fox jumps over the lazy dog, twice: the quick brown fox"),
+}
+
 func FuzzNamespace(f *testing.F) {
-	f.Add([]byte{0, 0, 0, 0, 0x40, 0, 1, 0x81, 0, 3, 0x40, 0x41, 2, 0, 0})
-	f.Add([]byte{0, 1, 0, 0, 2, 0, 4, 1, 3, 4, 2, 1, 3, 1, 2, 2, 1, 0})
-	f.Add([]byte{0, 0, 0, 0, 0x44, 0, 1, 0x84, 0, 3, 0, 0x44, 3, 0x44, 0, 3, 0x84, 0x04})
-	f.Add([]byte("the quick brown fox jumps over the lazy dog, twice: the quick brown fox"))
-	f.Fuzz(runNamespaceOps)
+	for _, s := range namespaceSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, ops []byte) { runNamespaceOps(t, openTest(t), ops) })
+}
+
+// TestNamespaceOnEveryBackend checks every backend against the reference
+// namespace with the fuzz corpus and a few sequences of random operations.
+func TestNamespaceOnEveryBackend(t *testing.T) {
+	seqs := slices.Clone(namespaceSeeds)
+	rng := rand.New(rand.NewPCG(12, 34))
+	for range 3 {
+		ops := make([]byte, 120)
+		for i := range ops {
+			ops[i] = byte(rng.UintN(256))
+		}
+		seqs = append(seqs, ops)
+	}
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		for i, ops := range seqs {
+			t.Run(fmt.Sprint(i), func(t *testing.T) { runNamespaceOps(t, bk.openTest(t), ops) })
+		}
+	})
 }
