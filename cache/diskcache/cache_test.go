@@ -317,6 +317,7 @@ func TestParallelFetch(t *testing.T) {
 	c := openCache(t, t.TempDir(), Options{BlockSize: bs, Parallel: par})
 	o := newOrigin(7, blocks*bs)
 	var cur, peak atomic.Int64
+	// Each fetch waits (up to a second) until par of them run at once.
 	fetch := func(ctx context.Context, off int64, p []byte) error {
 		n := cur.Add(1)
 		for {
@@ -325,7 +326,9 @@ func TestParallelFetch(t *testing.T) {
 				break
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
+		for deadline := time.Now().Add(time.Second); peak.Load() < par && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
 		cur.Add(-1)
 		return o.fetch(ctx, off, p)
 	}
