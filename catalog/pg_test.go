@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -142,5 +144,70 @@ func TestPostgresInvalidUTF8(t *testing.T) {
 	err := c.Update(ctx, func(tx Tx) error { return tx.PutEntry(ctx, Entry{Path: "m/\xff\xfe", Kind: KindDir}) })
 	if !errors.Is(err, ErrInvalid) {
 		t.Fatalf("put of a non-UTF-8 path: %v, want ErrInvalid", err)
+	}
+}
+
+// signalHandler is a slog handler that closes ch at the first record whose
+// message is msg.
+type signalHandler struct {
+	msg  string
+	ch   chan struct{}
+	once *sync.Once
+}
+
+func (h signalHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h signalHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h signalHandler) WithGroup(string) slog.Handler            { return h }
+func (h signalHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.once.Do(func() { close(h.ch) })
+	}
+	return nil
+}
+
+// TestPostgresUnavailable: with the server down, reads, transactions and
+// leases fail with ErrUnavailable once the retry timeout has passed; a
+// read waiting while the server comes back succeeds; nothing is reopened.
+func TestPostgresUnavailable(t *testing.T) {
+	ctx := context.Background()
+	retrying := signalHandler{msg: "catalog connection lost, retrying", ch: make(chan struct{}), once: &sync.Once{}}
+	const within = 500 * time.Millisecond
+	url := pgStore(t)
+	c := openPG(t, url, PostgresOptions{RetryTimeout: within})
+	patient := openPG(t, url, PostgresOptions{Logger: slog.New(retrying)}) // the default retry timeout
+	build(t, c, "m/", "m/f")
+
+	up := pgtest.Down(t)
+	ops := map[string]func() error{
+		"get":    func() error { _, err := c.Get(ctx, "m/f"); return err },
+		"list":   func() error { _, err := c.List(ctx, "m"); return err },
+		"update": func() error { return c.Update(ctx, func(tx Tx) error { return putBlob(ctx, tx, "m/g", "g") }) },
+		"lease":  func() error { return c.Lease(ctx, "s", []string{fakeID("g")}) },
+	}
+	for name, op := range ops {
+		start := time.Now()
+		err := op()
+		if !errors.Is(err, ErrUnavailable) {
+			t.Errorf("%s with the server down: %v, want ErrUnavailable", name, err)
+		}
+		if d := time.Since(start); d < within {
+			t.Errorf("%s gave up after %v, before the retry timeout %v", name, d, within)
+		}
+	}
+
+	// A read that starts while the server is down goes on retrying until
+	// it is back.
+	got := make(chan error)
+	go func() {
+		_, err := patient.Get(ctx, "m/f")
+		got <- err
+	}()
+	<-retrying.ch
+	up()
+	if err := <-got; err != nil {
+		t.Fatalf("read across the outage: %v", err)
+	}
+	if err := c.Update(ctx, func(tx Tx) error { return putBlob(ctx, tx, "m/g", "g") }); err != nil {
+		t.Fatalf("update after the outage: %v", err)
 	}
 }

@@ -162,6 +162,32 @@ func Restart(t testing.TB) {
 	}
 }
 
+// Down stops the test cluster (fast shutdown) until the returned function
+// starts it again; it is started again when the test ends in any case.
+// Tests that call it must not run in parallel with others using the
+// cluster.
+func Down(t testing.TB) (up func()) {
+	t.Helper()
+	c := get(t)
+	mu.Lock()
+	defer mu.Unlock()
+	if err := c.pgctl("stop", "-w", "-t", "60", "-m", "fast"); err != nil {
+		t.Fatalf("pgtest: stop: %v", err)
+	}
+	var once sync.Once
+	up = func() {
+		once.Do(func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if err := c.pgctl("start", "-w", "-t", "60", "-l", filepath.Join(c.dir, "log"), "-o", c.serverOptions()); err != nil {
+				t.Errorf("pgtest: start: %v", err)
+			}
+		})
+	}
+	t.Cleanup(up)
+	return up
+}
+
 // get returns the running cluster, starting it on first use.
 func get(t testing.TB) *cluster {
 	t.Helper()
