@@ -508,3 +508,31 @@ func FuzzParseBlockName(f *testing.F) {
 		}
 	})
 }
+
+// TestReadFromBoundaries reads every range between segment boundaries
+// (and one byte either side) of a block of three and a half segments.
+func TestReadFromBoundaries(t *testing.T) {
+	const name = "ab.0"
+	data := newOrigin(90, 3*segSize+segSize/2).data
+	length := int64(len(data))
+	file := append(append([]byte(nil), data...), encodeTail(name, data)...)
+	var offs []int64
+	for b := int64(0); b <= length; b += segSize {
+		offs = append(offs, max(b-1, 0), b, min(b+1, length))
+	}
+	offs = append(offs, length-1, length)
+	for _, lo := range offs {
+		for _, hi := range offs {
+			if lo > hi {
+				continue
+			}
+			dst := make([]byte, hi-lo)
+			if err := readFrom(bytes.NewReader(file), int64(len(file)), name, length, lo, hi, dst); err != nil {
+				t.Fatalf("[%d, %d): %v", lo, hi, err)
+			}
+			if !bytes.Equal(dst, data[lo:hi]) {
+				t.Fatalf("[%d, %d): wrong bytes", lo, hi)
+			}
+		}
+	}
+}

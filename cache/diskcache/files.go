@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -98,21 +99,61 @@ func readFrom(r io.ReaderAt, size int64, name string, length, lo, hi int64, dst 
 	if lo >= hi {
 		return nil
 	}
-	first, last := lo/segSize, (hi-1)/segSize
-	start, end := first*segSize, min((last+1)*segSize, length)
-	buf := make([]byte, end-start)
-	if _, err := r.ReadAt(buf, start); err != nil {
-		return fmt.Errorf("%w: %w", errCorrupt, err)
+	// The segments wholly inside [lo, hi) are read straight into dst, in
+	// one read; the partial ones at either end through a scratch segment.
+	inFirst := (lo + segSize - 1) / segSize // first whole segment
+	inEnd := hi / segSize                   // after the last whole one
+	if hi == length {
+		inEnd = segments(length)
 	}
-	for seg := first; seg <= last; seg++ {
-		b := buf[(seg-first)*segSize : min((seg-first+1)*segSize, int64(len(buf)))]
-		if crc32.Checksum(b, castagnoli) != binary.LittleEndian.Uint32(sums[4*seg:]) {
-			return fmt.Errorf("%w: segment %d: CRC32C mismatch", errCorrupt, seg)
+	if inFirst < inEnd {
+		a, z := inFirst*segSize, min(inEnd*segSize, length)
+		b := dst[a-lo : z-lo]
+		if _, err := r.ReadAt(b, a); err != nil {
+			return fmt.Errorf("%w: %w", errCorrupt, err)
+		}
+		for seg := inFirst; seg < inEnd; seg++ {
+			if err := checkSegment(b[(seg-inFirst)*segSize:min((seg-inFirst+1)*segSize, int64(len(b)))], sums, seg); err != nil {
+				return err
+			}
 		}
 	}
-	copy(dst, buf[lo-start:hi-start])
+	for _, seg := range []int64{lo / segSize, (hi - 1) / segSize} {
+		start, end := seg*segSize, min((seg+1)*segSize, length)
+		a, z := max(lo, start), min(hi, end)
+		if a == start && z == end || a >= z {
+			continue // whole: read above
+		}
+		sp := scratch.Get().(*[]byte)
+		b := (*sp)[:end-start]
+		_, err := r.ReadAt(b, start)
+		if err == nil {
+			err = checkSegment(b, sums, seg)
+		}
+		if err == nil {
+			copy(dst[a-lo:z-lo], b[a-start:z-start])
+		}
+		scratch.Put(sp)
+		if err != nil {
+			return fmt.Errorf("%w: %w", errCorrupt, err)
+		}
+		if lo/segSize == (hi-1)/segSize {
+			break // one segment: done
+		}
+	}
 	return nil
 }
+
+// checkSegment checks segment seg's bytes b against the CRC table.
+func checkSegment(b, sums []byte, seg int64) error {
+	if crc32.Checksum(b, castagnoli) != binary.LittleEndian.Uint32(sums[4*seg:]) {
+		return fmt.Errorf("%w: segment %d: CRC32C mismatch", errCorrupt, seg)
+	}
+	return nil
+}
+
+// scratch holds segment buffers for the partial segments of a read.
+var scratch = sync.Pool{New: func() any { b := make([]byte, segSize); return &b }}
 
 // segments returns how many segments a block of length bytes has.
 func segments(length int64) int64 { return (length + segSize - 1) / segSize }
