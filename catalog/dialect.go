@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -28,6 +29,9 @@ type dialect struct {
 	// now is an expression for the database's clock in nanoseconds since
 	// the epoch (the server's, for every host of a PostgreSQL catalog).
 	now string
+	// ids is a table of one text column, id, from one argument: a JSON
+	// array of strings (see idList).
+	ids string
 }
 
 var sqliteDialect = &dialect{
@@ -35,6 +39,7 @@ var sqliteDialect = &dialect{
 	suffix: `CAST(substr(CAST(%s AS BLOB), ?3) AS TEXT)`,
 	stamp:  `UPDATE changes SET origin = ? WHERE origin IS NULL`,
 	now:    `CAST(unixepoch('subsec') * 1e9 AS INTEGER)`,
+	ids:    `(SELECT value AS id FROM json_each(?))`,
 }
 
 // postgresDialect numbers the changes at commit, under the catalog's write
@@ -47,6 +52,7 @@ var postgresDialect = &dialect{
 UPDATE changes SET origin = ?, seq = (SELECT coalesce(max(seq), 0) FROM changes) + fresh.n
 FROM fresh WHERE changes.id = fresh.id`,
 	now: `(extract(epoch FROM clock_timestamp()) * 1e9)::bigint`,
+	ids: `(SELECT jsonb_array_elements_text(CAST(? AS jsonb)) AS id)`,
 }
 
 // suffixOf is d.suffix for column col.
@@ -95,4 +101,10 @@ func dollarPlaceholders(query string) string {
 	s := b.String()
 	rebound.Store(query, s)
 	return s
+}
+
+// idList is the argument of dialect.ids for ids.
+func idList(ids []string) string {
+	b, _ := json.Marshal(ids) // strings always marshal
+	return string(b)
 }

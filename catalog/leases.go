@@ -60,21 +60,20 @@ func lease(ctx context.Context, update updateFunc, busy time.Duration, session s
 	for {
 		err := update(ctx, func(t Tx) error {
 			tx := t.(*sqlTx)
-			for _, id := range ids {
-				var doomed int
-				if err := tx.queryRow(ctx, `SELECT count(*) FROM doomed WHERE object = ? AND since > `+tx.d.now+` - ?`,
-					id, CollectWindow.Nanoseconds()).Scan(&doomed); err != nil {
-					return mapErr("lease "+id, err)
-				}
-				if doomed > 0 {
-					return fmt.Errorf("%w: %s", errDoomed, id)
-				}
-				if _, err := tx.exec(ctx, `INSERT INTO leases(object, session, taken) VALUES (?, ?, `+tx.d.now+`)
-					ON CONFLICT(object, session) DO UPDATE SET taken = excluded.taken`, id, session); err != nil {
-					return mapErr("lease "+id, err)
-				}
+			list := idList(ids)
+			var doomed int
+			if err := tx.queryRow(ctx, `SELECT count(*) FROM doomed WHERE object IN (SELECT id FROM `+tx.d.ids+` AS l)
+				AND since > `+tx.d.now+` - ?`, list, CollectWindow.Nanoseconds()).Scan(&doomed); err != nil {
+				return mapErr("lease", err)
 			}
-			return nil
+			if doomed > 0 {
+				return fmt.Errorf("%w: %d of the objects", errDoomed, doomed)
+			}
+			// WHERE true: SQLite would read ON CONFLICT as a join's ON.
+			_, err := tx.exec(ctx, `INSERT INTO leases(object, session, taken)
+				SELECT DISTINCT id, CAST(? AS TEXT), `+tx.d.now+` FROM `+tx.d.ids+` AS l WHERE true
+				ON CONFLICT(object, session) DO UPDATE SET taken = excluded.taken`, session, list)
+			return mapErr("lease", err)
 		})
 		if !errors.Is(err, errDoomed) {
 			return err
@@ -98,12 +97,9 @@ func (t *sqlTx) Release(ctx context.Context, session string, ids []string) error
 		_, err := t.exec(ctx, `DELETE FROM leases WHERE session = ?`, session)
 		return mapErr("release the leases of "+session, err)
 	}
-	for _, id := range ids {
-		if _, err := t.exec(ctx, `DELETE FROM leases WHERE object = ? AND session = ?`, id, session); err != nil {
-			return mapErr("release "+id, err)
-		}
-	}
-	return nil
+	_, err := t.exec(ctx, `DELETE FROM leases WHERE session = ? AND object IN (SELECT id FROM `+t.d.ids+` AS l)`,
+		session, idList(ids))
+	return mapErr("release leases", err)
 }
 
 // collect runs a collection for session (see Catalog.Collect).
@@ -160,36 +156,30 @@ func collect(ctx context.Context, update updateFunc, session string, candidates 
 				held[r] = true
 			}
 		}
-		recorded := make(map[string]bool, len(records))
 		seen := map[string]bool{}
-		consider := func(id string, hasRecord bool) error {
-			if seen[id] || live[id] || held[id] || !validID(id) {
-				return nil
+		var dead []string // doomed objects with a record
+		for _, o := range records {
+			if !live[o.ID] && !held[o.ID] {
+				seen[o.ID] = true
+				dead = append(dead, o.ID)
 			}
-			seen[id] = true
-			if _, err := tx.exec(ctx, `INSERT INTO doomed(object, session, since) VALUES (?, ?, `+now+`)`, id, session); err != nil {
-				return mapErr("doom "+id, err)
+		}
+		doomed = append(doomed, dead...)
+		for _, id := range candidates {
+			if !seen[id] && !live[id] && !held[id] && validID(id) {
+				seen[id] = true
+				doomed = append(doomed, id)
 			}
-			if hasRecord {
-				if err := tx.DeleteObject(ctx, id); err != nil {
-					return err
-				}
-			}
-			doomed = append(doomed, id)
+		}
+		if len(doomed) == 0 {
 			return nil
 		}
-		for _, o := range records {
-			recorded[o.ID] = true
-			if err := consider(o.ID, true); err != nil {
-				return err
-			}
+		if _, err := tx.exec(ctx, `INSERT INTO doomed(object, session, since)
+			SELECT id, CAST(? AS TEXT), `+now+` FROM `+tx.d.ids+` AS l`, session, idList(doomed)); err != nil {
+			return mapErr("doom garbage objects", err)
 		}
-		for _, id := range candidates {
-			if err := consider(id, recorded[id]); err != nil {
-				return err
-			}
-		}
-		return nil
+		_, err = tx.exec(ctx, `DELETE FROM objects WHERE id IN (SELECT id FROM `+tx.d.ids+` AS l)`, idList(dead))
+		return mapErr("delete the records of garbage objects", err)
 	})
 	if err != nil || len(doomed) == 0 {
 		return err
