@@ -35,7 +35,12 @@ func benchModelMB() int64 {
 // b's cleanup removes.
 func loadBenchModel(b *testing.B) benchModel {
 	b.Helper()
-	target := benchModelMB() << 20
+	return loadBenchModelOf(b, benchModelMB()<<20)
+}
+
+// loadBenchModelOf is loadBenchModel for a model of about target bytes.
+func loadBenchModelOf(b *testing.B, target int64) benchModel {
+	b.Helper()
 	cfg := synth.Config{Dim: 1024, FFN: 2816, Vocab: 32000, Layers: 1, Precision: synth.BFloat16, Seed: 1,
 		OutlierFraction: 1e-4, OutlierChannels: 0.005}
 	if target < 512<<20 {

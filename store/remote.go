@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"deltafs/catalog"
@@ -164,20 +165,24 @@ func InitRemote(ctx context.Context, dir string, cfg RemoteConfig) (attached boo
 		return false, fmt.Errorf("init %s: %w", dir, err)
 	}
 	defer s.Close()
+	where, err := objectsLocation(cfg.Objects)
+	if err != nil {
+		return false, fmt.Errorf("init %s: %w", dir, err)
+	}
 	err = s.update(ctx, func(tx catalog.Tx) error {
 		kv, err := tx.Settings(ctx, "")
 		if err != nil {
 			return err
 		}
 		switch have := kv[remoteObjectsKey]; have {
-		case cfg.Objects:
+		case where:
 			attached = true
 			return nil
 		case "":
 			attached = false
-			return tx.SetSetting(ctx, "", remoteObjectsKey, cfg.Objects)
+			return tx.SetSetting(ctx, "", remoteObjectsKey, where)
 		default:
-			return fmt.Errorf("%w: this catalog's objects are in %s, not %s", ErrRemoteConfig, have, cfg.Objects)
+			return fmt.Errorf("%w: this catalog's objects are in %s, not %s", ErrRemoteConfig, have, where)
 		}
 	})
 	if err != nil {
@@ -186,6 +191,16 @@ func InitRemote(ctx context.Context, dir string, cfg RemoteConfig) (attached boo
 		return false, fmt.Errorf("init %s: %w", dir, err)
 	}
 	return attached, nil
+}
+
+// objectsLocation is the bucket and prefix of an objects URL, without the
+// parameters (endpoint, region) that may differ from host to host.
+func objectsLocation(objects string) (string, error) {
+	loc, err := s3store.ParseURL(objects)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrRemoteConfig, err)
+	}
+	return "s3://" + loc.Bucket + "/" + strings.TrimSuffix(loc.Prefix, "/"), nil
 }
 
 // openRemote opens the catalog and the object store of a remote store's
