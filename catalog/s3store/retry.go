@@ -41,7 +41,9 @@ func (s *Store) retry(ctx context.Context, op, key string, fn func(ctx context.C
 		}
 		if attempt >= s.opts.Retries {
 			s.log.Error("s3store: object store unavailable", "op", op, "key", key, "attempts", attempt+1, "err", err)
-			return fmt.Errorf("%w: %s %s after %d attempts: %w", ErrUnavailable, op, key, attempt+1, err)
+			// The cause is text only: its network errno (ECONNREFUSED…) must not
+			// reach a caller that would hand it to the kernel as the file's error.
+			return fmt.Errorf("%w: %s %s after %d attempts: %v", ErrUnavailable, op, key, attempt+1, err)
 		}
 		s.log.Debug("s3store: retrying", "op", op, "key", key, "attempt", attempt+1, "err", err)
 		// Full jitter between half the backoff and the backoff.

@@ -71,6 +71,9 @@ func newApp(env *cliEnv) *cli.App {
 	}
 	for _, cmd := range app.Commands {
 		cmd.OnUsageError = onUsageError
+		// No "help" subcommand (alias "h"): a store or a path named "h" or
+		// "help" is an argument like any other; --help stays.
+		cmd.HideHelpCommand = true
 	}
 	return app
 }

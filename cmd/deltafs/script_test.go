@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,12 +56,26 @@ func remoteServers(env *testscript.Env) {
 		return
 	}
 	srv := s3test.Start(tb)
+	proxy := s3test.NewProxy(tb, strings.TrimPrefix(srv.Endpoint, "http://"))
+	remoteLinks.Store(env.WorkDir, remoteLink{tb: tb, proxy: proxy})
+	tb.Cleanup(func() { remoteLinks.Delete(env.WorkDir) })
 	env.Setenv("PGURL", pgtest.URL(tb))
 	env.Setenv("S3URL", srv.URL("store"))
+	env.Setenv("S3PROXYURL", srv.URL("store")+"?endpoint="+proxy.Endpoint())
 	env.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
 	env.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
 	env.Setenv("AWS_REGION", srv.Region)
 	env.Setenv("AWS_ENDPOINT_URL", srv.Endpoint)
+}
+
+// remoteLinks holds, by work directory, what a remote script's commands
+// act on: its test and the proxy in front of its S3 server.
+var remoteLinks sync.Map
+
+// remoteLink is a remote script's test and S3 proxy.
+type remoteLink struct {
+	tb    testing.TB
+	proxy *s3test.Proxy
 }
 
 // scriptName is the name of the running script ("" when unknown).

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"database/sql"
+	"deltafs/internal/pgtest"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +26,8 @@ import (
 // scriptCommands are the custom commands of the scripts.
 var scriptCommands = map[string]func(ts *testscript.TestScript, neg bool, args []string){
 	"fixture":       cmdFixture,
+	"s3link":        cmdS3Link,
+	"pgrestart":     cmdPGRestart,
 	"exitcode":      cmdExitCode,
 	"cmpdir":        cmdCmpDir,
 	"corrupt":       cmdCorrupt,
@@ -550,4 +553,38 @@ func cmdSigterm(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Check(cmd.Process.Signal(syscall.SIGTERM))
 		}
 	}
+}
+
+// link returns the remote script's test and S3 proxy.
+func link(ts *testscript.TestScript) remoteLink {
+	l, ok := remoteLinks.Load(ts.Getenv("WORK"))
+	if !ok {
+		ts.Fatalf("no remote servers: only scripts named remote* have them")
+	}
+	return l.(remoteLink)
+}
+
+// s3link cut|restore: cut the link to the S3 server ($S3PROXYURL goes
+// through it; connections in flight are reset), or restore it.
+func cmdS3Link(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: s3link cut|restore")
+	}
+	p := link(ts).proxy
+	switch args[0] {
+	case "cut":
+		p.Cut()
+	case "restore":
+		ts.Check(p.Restore())
+	default:
+		ts.Fatalf("usage: s3link cut|restore")
+	}
+}
+
+// pgrestart: restart the PostgreSQL server ($PGURL), as a failover would.
+func cmdPGRestart(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: pgrestart")
+	}
+	pgtest.Restart(link(ts).tb)
 }
