@@ -18,6 +18,14 @@
 // survives kill -9 and power loss), foreign keys, a busy timeout for a second
 // process writing at once, the schema version in PRAGMA user_version with
 // ordered migrations (a newer catalog is refused: ErrNewerSchema).
+//
+// The PostgreSQL catalog (OpenPostgres, pg.go) is the same catalog shared by
+// many hosts: the same SQL (dialect.go holds what differs), the same
+// semantics (every Update holds a cross-host write lock), migrations
+// recorded in table deltafs_schema (pgschema.go), lost connections retried.
+// Leases and Collect (leases.go) let gc run beside writers of any host.
+// One conformance suite runs every catalog test on both backends
+// (forEachBackend in backend_test.go).
 package catalog
 
 import (
