@@ -177,7 +177,7 @@ type Tx interface {
 	// AddPending records a pending file and returns its id; MovePending
 	// and DeletePending change and forget one.
 	AddPending(ctx context.Context, p Pending) (int64, error)
-	MovePending(ctx context.Context, id int64, path string) error
+	MovePending(ctx context.Context, id int64, path, holds string) error
 	DeletePending(ctx context.Context, id int64) error
 	// AddImport and DeleteImport record and forget an import in progress.
 	AddImport(ctx context.Context, im Import) error

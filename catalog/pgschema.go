@@ -167,6 +167,10 @@ CREATE TABLE doomed (
 );
 CREATE INDEX doomed_session ON doomed(session);
 `,
+	// 3: what the path of a pending file held, as SQLite version 9.
+	`
+ALTER TABLE pending ADD COLUMN holds text NOT NULL DEFAULT '';
+`,
 }
 
 // pgSchemaVersion is the version this build writes.

@@ -178,6 +178,11 @@ CREATE TABLE doomed (
 ) WITHOUT ROWID;
 CREATE INDEX doomed_session ON doomed(session);
 `,
+	// 9: what the path of a pending file held when the file was
+	// recorded: it is not stored over a newer file ('': not known).
+	`
+ALTER TABLE pending ADD COLUMN holds TEXT NOT NULL DEFAULT '';
+`,
 }
 
 // schemaVersion is the version this build writes.

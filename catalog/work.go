@@ -23,6 +23,10 @@ type Pending struct {
 	Size       int64     // bytes staged
 	Owner      *Owner    // owner of a new file (nil: the user serving the store)
 	MTime      time.Time // modification time (zero: when it is stored)
+	// Holds is what Path held when the file was recorded or moved there,
+	// as the store describes it; the file is not stored over anything
+	// newer ("": unknown, records of catalogs before version 9).
+	Holds string
 }
 
 // Import is an import in progress: the model it creates and the session
@@ -33,7 +37,7 @@ type Import struct {
 }
 
 // pendingColumns are the columns scanPending reads.
-const pendingColumns = `id, session, stage, path, mode, strategy, allow_lossy, size, uid, gid, mtime`
+const pendingColumns = `id, session, stage, path, mode, strategy, allow_lossy, size, uid, gid, mtime, holds`
 
 // scanPending reads one row of pendingColumns.
 func scanPending(row interface{ Scan(...any) error }) (Pending, error) {
@@ -41,7 +45,7 @@ func scanPending(row interface{ Scan(...any) error }) (Pending, error) {
 		p             Pending
 		uid, gid, mns sql.NullInt64
 	)
-	if err := row.Scan(&p.ID, &p.Session, &p.Stage, &p.Path, &p.Mode, &p.Strategy, &p.AllowLossy, &p.Size, &uid, &gid, &mns); err != nil {
+	if err := row.Scan(&p.ID, &p.Session, &p.Stage, &p.Path, &p.Mode, &p.Strategy, &p.AllowLossy, &p.Size, &uid, &gid, &mns, &p.Holds); err != nil {
 		return Pending{}, err
 	}
 	if uid.Valid && gid.Valid {
@@ -111,15 +115,16 @@ func (t *sqlTx) AddPending(ctx context.Context, p Pending) (int64, error) {
 		mtime = unixNanos(p.MTime)
 	}
 	var id int64
-	err := t.queryRow(ctx, `INSERT INTO pending(session, stage, path, mode, strategy, allow_lossy, size, uid, gid, mtime)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		p.Session, p.Stage, p.Path, p.Mode, p.Strategy, p.AllowLossy, p.Size, uid, gid, mtime).Scan(&id)
+	err := t.queryRow(ctx, `INSERT INTO pending(session, stage, path, mode, strategy, allow_lossy, size, uid, gid, mtime, holds)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		p.Session, p.Stage, p.Path, p.Mode, p.Strategy, p.AllowLossy, p.Size, uid, gid, mtime, p.Holds).Scan(&id)
 	return id, mapErr("add pending "+p.Path, err)
 }
 
-// MovePending sets the path of pending file id (ErrNotFound if absent).
-func (t *sqlTx) MovePending(ctx context.Context, id int64, path string) error {
-	res, err := t.exec(ctx, `UPDATE pending SET path = ? WHERE id = ?`, path, id)
+// MovePending sets the path of pending file id and what that path holds
+// (ErrNotFound if absent).
+func (t *sqlTx) MovePending(ctx context.Context, id int64, path, holds string) error {
+	res, err := t.exec(ctx, `UPDATE pending SET path = ?, holds = ? WHERE id = ?`, path, holds, id)
 	return affectedOne(res, err, fmt.Sprintf("move pending %d", id))
 }
 

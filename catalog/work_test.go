@@ -22,19 +22,19 @@ func TestPendingRecords(t *testing.T) {
 			return id
 		}
 		a := add(Pending{Session: "s-1", Stage: "a.stage", Path: "m/a.npy", Mode: 0o600, Size: 10})
-		b := add(Pending{Session: "s-1", Stage: "b.stage", Path: "m/b.npy", Strategy: "sparse", AllowLossy: true, Size: 20})
+		b := add(Pending{Session: "s-1", Stage: "b.stage", Path: "m/b.npy", Strategy: "sparse", AllowLossy: true, Size: 20, Holds: "e:7"})
 		add(Pending{Session: "s-2", Stage: "c.stage", Path: "m/c.npy"})
 		if b <= a {
 			t.Errorf("ids not increasing: %d then %d", a, b)
 		}
-		update(t, c, func(tx Tx) error { return tx.MovePending(ctx, a, "m/a2.npy") })
+		update(t, c, func(tx Tx) error { return tx.MovePending(ctx, a, "m/a2.npy", "-") })
 
 		tests := []struct {
 			name    string
 			fn      func(tx Tx) error
 			wantErr error
 		}{
-			{"move a missing record", func(tx Tx) error { return tx.MovePending(ctx, 999, "x") }, ErrNotFound},
+			{"move a missing record", func(tx Tx) error { return tx.MovePending(ctx, 999, "x", "") }, ErrNotFound},
 			{"delete a missing record", func(tx Tx) error { return tx.DeletePending(ctx, 999) }, ErrNotFound},
 			{"add without a session", func(tx Tx) error { _, err := tx.AddPending(ctx, Pending{Stage: "x", Path: "x"}); return err }, ErrInvalid},
 			{"add without a path", func(tx Tx) error { _, err := tx.AddPending(ctx, Pending{Session: "s", Stage: "x"}); return err }, ErrInvalid},
@@ -60,8 +60,8 @@ func TestPendingRecords(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := []Pending{
-			{ID: a, Session: "s-1", Stage: "a.stage", Path: "m/a2.npy", Mode: 0o600, Size: 10},
-			{ID: b, Session: "s-1", Stage: "b.stage", Path: "m/b.npy", Strategy: "sparse", AllowLossy: true, Size: 20},
+			{ID: a, Session: "s-1", Stage: "a.stage", Path: "m/a2.npy", Mode: 0o600, Size: 10, Holds: "-"},
+			{ID: b, Session: "s-1", Stage: "b.stage", Path: "m/b.npy", Strategy: "sparse", AllowLossy: true, Size: 20, Holds: "e:7"},
 		}
 		if !slices.Equal(got, want) {
 			t.Errorf("PendingOf = %+v, want %+v", got, want)

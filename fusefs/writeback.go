@@ -236,6 +236,18 @@ func (n *fileNode) commitPending(ctx context.Context) {
 		st.release()
 		n.discardIdleStage(st)
 		return
+	case errors.Is(err, store.ErrPendingSuperseded):
+		// Another process stored or removed a file at its path after it
+		// was closed: the newer one stays, and this mount shows it.
+		n.fsys.log.Warn("pending file not stored: its path was given newer content meanwhile", "path", path)
+		n.dropPendingLocked(ctx)
+		n.mu.Lock()
+		if !n.committed {
+			n.unlinked = true // never stored: the name goes to the newer file
+		}
+		n.mu.Unlock()
+		go n.fsys.invalidate(context.Background(), path)
+		return
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrNotDir), errors.Is(err, store.ErrIsDir):
 		// Its directory was removed meanwhile (outside this mount).
 		n.fsys.log.Warn("pending file dropped: its directory is gone", "path", path, "err", err)

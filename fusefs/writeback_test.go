@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -119,14 +120,7 @@ func TestWritebackPending(t *testing.T) {
 	if err != nil || fi.Mode != 0o640 {
 		t.Fatalf("stored file: %+v %v", fi, err)
 	}
-	f, err := s.Open(context.Background(), "m/a.npy")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := make([]byte, len(data))
-	f.ReadAtContext(context.Background(), got, 0)
-	f.Close()
-	if !bytes.Equal(got, data) {
+	if got, err := storedContent(s, "m/a.npy"); err != nil || !bytes.Equal(got, data) {
 		t.Error("the stored file differs from what was written")
 	}
 	for _, p := range []string{"m/gone.bin", "m/.a.npy.Xy12ab"} {
@@ -222,17 +216,11 @@ func TestWritebackCrash(t *testing.T) {
 		t.Errorf("recovery stored no file: %+v", rec)
 	}
 	for _, i := range closed {
-		f, err := s.Open(context.Background(), "m/"+fileName(i))
+		got, err := storedContent(s, "m/"+fileName(i))
 		if err != nil {
 			t.Errorf("%s: %v", fileName(i), err)
-			continue
-		}
-		want := npyFloat32(i, n)
-		got := make([]byte, len(want)+1)
-		k, _ := f.ReadAtContext(context.Background(), got, 0)
-		f.Close()
-		if !bytes.Equal(got[:k], want) {
-			t.Errorf("%s: %d bytes, not what was written", fileName(i), k)
+		} else if !bytes.Equal(got, npyFloat32(i, n)) {
+			t.Errorf("%s: %d bytes, not what was written", fileName(i), len(got))
 		}
 	}
 	if left := stagingLeft(t, storeDir); len(left) != 0 {
@@ -320,4 +308,62 @@ func TestWritebackWaitsForQuiet(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWritebackNotOverNewer: a file closed in a write-back mount and still
+// pending is not stored over a file another process stored at its path
+// after the close; the mount then shows the newer file.
+func TestWritebackNotOverNewer(t *testing.T) {
+	testenv.RequireFUSE(t)
+	s, dir := newStore(t, store.Options{})
+	g := &gatedStore{Store: s, gate: make(chan struct{})}
+	m := mountStore(t, g, MountOptions{Writeback: true})
+	if err := os.Mkdir(filepath.Join(m.Dir(), "m"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Join(m.Dir(), "m", "a.npy")
+	if err := os.WriteFile(name, npyFloat32(1, 5000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	other, err := store.Open(dir, store.Options{}) // another process
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	newer := npyFloat32(2, 7000)
+	f, err := os.CreateTemp(other.StagingDir(), "other-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	if _, err := f.Write(newer); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Ingest(context.Background(), "m/a.npy", f, store.IngestOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	close(g.gate)
+	drained(t, m.Dir())
+	if got, err := storedContent(other, "m/a.npy"); err != nil || !bytes.Equal(got, newer) {
+		t.Errorf("the store holds %d bytes (%v), not the newer file: the older pending file was stored over it", len(got), err)
+	}
+	waitFor(t, 5*time.Second, "the mount showing the newer file", hasContent(name, newer))
+}
+
+// storedContent reads the whole file path of s.
+func storedContent(s *store.Store, path string) ([]byte, error) {
+	f, err := s.Open(context.Background(), path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	got := make([]byte, f.Size())
+	k, err := f.ReadAtContext(context.Background(), got, 0)
+	if errors.Is(err, io.EOF) {
+		err = nil
+	}
+	return got[:k], err
 }

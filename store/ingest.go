@@ -431,17 +431,13 @@ func (s *Store) commitEntry(ctx context.Context, e catalog.Entry, c commitSet) (
 	err := s.update(ctx, func(tx catalog.Tx) error {
 		if c.pending != 0 {
 			// A pending file is stored where it is now (renames move it),
-			// or not at all once it was removed.
-			p, err := tx.PendingByID(ctx, c.pending)
-			if errors.Is(err, catalog.ErrNotFound) {
-				return ErrPendingGone
-			} else if err != nil {
+			// or not at all once it was removed or its path was given
+			// newer content.
+			path, err := takePending(ctx, tx, c.pending)
+			if err != nil {
 				return err
 			}
-			e.Path = p.Path
-			if err := tx.DeletePending(ctx, c.pending); err != nil {
-				return err
-			}
+			e.Path = path
 		}
 		if old, err := tx.Get(ctx, e.Path); err == nil {
 			if old.Kind == catalog.KindDir {

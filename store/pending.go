@@ -15,6 +15,55 @@ import (
 // forgotten meanwhile (DropPending: it was removed); nothing was stored.
 var ErrPendingGone = errors.New("store: pending file removed before it was stored")
 
+// ErrPendingSuperseded means the path of a pending file was given other
+// content after the file was recorded (another process stored, replaced or
+// removed a file there): the pending file is older and was not stored.
+var ErrPendingSuperseded = errors.New("store: the pending file's path changed after it was closed; not stored over the newer file")
+
+// holdsNothing is what a pending record says a path without an entry
+// holds (see heldAt).
+const holdsNothing = "-"
+
+// heldAt describes what path holds in tx, for a pending record: its
+// entry's kind, inode, object, content hash and size (what a commit or a
+// removal changes; chmod, chown and utimens do not), or holdsNothing.
+func heldAt(ctx context.Context, tx catalog.Tx, path string) (string, error) {
+	e, err := tx.Get(ctx, path)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return holdsNothing, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d:%d:%s:%s:%d", e.Kind, e.Inode, e.Object, e.ContentHash, e.Size), nil
+}
+
+// takePending forgets pending record id in tx and returns the path its
+// file is to be stored at: ErrPendingGone when the record was dropped,
+// ErrPendingSuperseded when the path holds something else than when the
+// file was recorded (the caller drops the record, see DropPending).
+func takePending(ctx context.Context, tx catalog.Tx, id int64) (string, error) {
+	p, err := tx.PendingByID(ctx, id)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return "", ErrPendingGone
+	} else if err != nil {
+		return "", err
+	}
+	if p.Holds != "" {
+		now, err := heldAt(ctx, tx, p.Path)
+		if err != nil {
+			return "", err
+		}
+		if now != p.Holds {
+			return "", ErrPendingSuperseded
+		}
+	}
+	if err := tx.DeletePending(ctx, id); err != nil {
+		return "", err
+	}
+	return p.Path, nil
+}
+
 // ErrNotStaged means a file handed to RecordPending is not in the store's
 // staging directory (StagingDir), where recovery looks for it.
 var ErrNotStaged = errors.New("store: not a file of this store's staging directory")
@@ -27,7 +76,9 @@ var ErrNotStaged = errors.New("store: not a file of this store's staging directo
 // open the store stores it (at the path it has then, see MovePending). f
 // must be a file of StagingDir and must not change while pending.
 // replaces, when not 0, is an older pending record of the same file,
-// forgotten in the same transaction.
+// forgotten in the same transaction. The record notes what path holds
+// now: should another process store or remove a file there before f is
+// stored, f is not stored (ErrPendingSuperseded).
 func (s *Store) RecordPending(ctx context.Context, path string, f *os.File, opts IngestOptions, replaces int64) (int64, error) {
 	p, err := cleanPath(path)
 	if err == nil && p == "" {
@@ -64,7 +115,11 @@ func (s *Store) RecordPending(ctx context.Context, path string, f *os.File, opts
 				return err
 			}
 		}
-		var err error
+		holds, err := heldAt(ctx, tx, p)
+		if err != nil {
+			return err
+		}
+		rec.Holds = holds
 		id, err = tx.AddPending(ctx, rec)
 		return err
 	})
@@ -89,7 +144,9 @@ func (s *Store) MovePending(ctx context.Context, id int64, path string) error {
 	}
 	if err == nil {
 		err = s.update(ctx, func(tx catalog.Tx) error {
-			if err := tx.MovePending(ctx, id, p); err != nil {
+			// The file there goes below: from then on the path holds
+			// nothing but the pending file.
+			if err := tx.MovePending(ctx, id, p, holdsNothing); err != nil {
 				return err
 			}
 			e, err := tx.Get(ctx, p)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // stagePending writes data into a new file of s's staging directory.
@@ -129,5 +130,89 @@ func TestPendingSurvives(t *testing.T) {
 				t.Errorf("staging files left: %v", left)
 			}
 		})
+	}
+}
+
+// TestPendingNotOverNewer: a pending file is stored only over what its
+// path held when it was recorded: when another process stores, replaces or
+// removes a file there first, the newer state stays, in a live commit and
+// after a crash alike. chmod and utimens of the old file by the other
+// process are no newer content.
+func TestPendingNotOverNewer(t *testing.T) {
+	ctx := context.Background()
+	old, newer := []byte("old content"), []byte("stored by another process after the close")
+	ingestNewer := func(o *Store) error {
+		_, err := tryIngest(o, "m/a.bin", newer, IngestOptions{})
+		return err
+	}
+	tests := []struct {
+		name   string
+		before bool                 // m/a.bin exists when the file is recorded
+		other  func(o *Store) error // another process, after the record
+		want   string               // m/a.bin at the end: "pending", "newer" or "none"
+	}{
+		{"new file", false, nil, "pending"},
+		{"new file, another stored there first", false, ingestNewer, "newer"},
+		{"overwrite", true, nil, "pending"},
+		{"overwrite, replaced by another first", true, ingestNewer, "newer"},
+		{"overwrite, removed by another first", true, func(o *Store) error { return o.Remove(ctx, "m/a.bin") }, "none"},
+		{"overwrite, chmod and utimens by another", true, func(o *Store) error {
+			if err := o.Chmod(ctx, "m/a.bin", 0o600); err != nil {
+				return err
+			}
+			return o.Chtimes(ctx, "m/a.bin", time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC))
+		}, "pending"},
+	}
+	for _, tt := range tests {
+		for _, end := range []string{"live", "crash"} {
+			t.Run(tt.name+"/"+end, func(t *testing.T) {
+				s := newStore(t, Options{})
+				dir := s.Dir()
+				mustMkdir(t, s, "m")
+				if tt.before {
+					ingestBytes(t, s, "m/a.bin", old)
+				}
+				data := randomBytes(5, 5000)
+				f := stagePending(t, s, data)
+				id, err := s.RecordPending(ctx, "m/a.bin", f, IngestOptions{}, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				o := reopen(t, dir, Options{})
+				if tt.other != nil {
+					if err := tt.other(o); err != nil {
+						t.Fatal(err)
+					}
+				}
+				stored := tt.want == "pending"
+				if end == "live" {
+					_, err := s.Ingest(ctx, "m/a.bin", f, IngestOptions{Pending: id})
+					if stored != (err == nil) || (!stored && !errors.Is(err, ErrPendingSuperseded)) {
+						t.Fatalf("Ingest: %v, want it stored: %v", err, stored)
+					}
+					if err != nil {
+						if err := s.DropPending(ctx, id); err != nil {
+							t.Fatal(err)
+						}
+					}
+				} else {
+					crash(s)
+					rec := reopen(t, dir, Options{}).Recovered()
+					if got := [2]int{rec.StoredFiles, rec.SupersededFiles}; (got == [2]int{1, 0}) != stored || got[0]+got[1] != 1 {
+						t.Errorf("recovery stored %d, superseded %d; want it stored: %v", got[0], got[1], stored)
+					}
+				}
+				if tt.want == "none" {
+					if _, err := o.Stat(ctx, "m/a.bin"); !errors.Is(err, ErrNotFound) {
+						t.Errorf("m/a.bin: %v, want ErrNotFound", err)
+					}
+				} else if got, want := readFile(t, o, "m/a.bin"), map[string][]byte{"pending": data, "newer": newer}[tt.want]; !bytes.Equal(got, want) {
+					t.Errorf("m/a.bin holds %d bytes, not the %s content", len(got), tt.want)
+				}
+				if rs := s.RuntimeStats(); end == "live" && rs.WritebackFiles != 0 {
+					t.Errorf("backlog %d files", rs.WritebackFiles)
+				}
+			})
+		}
 	}
 }

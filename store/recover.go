@@ -19,12 +19,16 @@ import (
 
 // Recovery is what opening the store finished for processes that are gone.
 type Recovery struct {
-	Sessions      int      // staging directories of dead processes removed
-	StoredFiles   int      // pending write-back files stored
-	DroppedFiles  int      // pending files whose directory was gone
-	RemovedModels []string // models of imports that did not finish
-	Objects       int      // unreferenced objects deleted
-	ObjectBytes   int64
+	Sessions     int // staging directories of dead processes removed
+	StoredFiles  int // pending write-back files stored
+	DroppedFiles int // pending files whose directory was gone
+	// SupersededFiles counts pending files not stored because another
+	// process stored or removed a file at their path after they were
+	// closed.
+	SupersededFiles int
+	RemovedModels   []string // models of imports that did not finish
+	Objects         int      // unreferenced objects deleted
+	ObjectBytes     int64
 }
 
 // Recovered reports what Open finished for processes that are gone.
@@ -190,6 +194,11 @@ func (s *Store) storePending(ctx context.Context, ss *session, p catalog.Pending
 		return nil
 	case errors.Is(err, ErrPendingGone):
 		return nil
+	case errors.Is(err, ErrPendingSuperseded):
+		s.log.Warn("a file closed before a crash was not stored: its path was given newer content meanwhile",
+			slog.String("path", p.Path))
+		s.noteRecovery(func(r *Recovery) { r.SupersededFiles++ })
+		return s.DropPending(ctx, p.ID)
 	case errors.Is(err, ErrNotFound), errors.Is(err, ErrNotDir), errors.Is(err, ErrIsDir), errors.Is(err, ErrInvalidPath):
 		s.log.Warn("a pending file's directory is gone; dropped", slog.String("path", p.Path), slog.Any("err", err))
 		s.noteRecovery(func(r *Recovery) { r.DroppedFiles++ })
