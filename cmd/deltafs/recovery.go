@@ -19,6 +19,9 @@ func reportRecovery(w io.Writer, r store.Recovery) {
 	if r.DroppedFiles > 0 {
 		fmt.Fprintf(w, "deltafs: dropped %s closed through a write-back mount whose directory was removed since\n", plural(r.DroppedFiles, "file", "files"))
 	}
+	if r.SupersededFiles > 0 {
+		fmt.Fprintf(w, "deltafs: did not store %s closed through a write-back mount: another process stored or removed a newer file at the same path since\n", plural(r.SupersededFiles, "file", "files"))
+	}
 	for _, m := range r.RemovedModels {
 		fmt.Fprintf(w, "deltafs: removed model %s: its import did not finish\n", m)
 	}
