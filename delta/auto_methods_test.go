@@ -367,3 +367,53 @@ func TestZigzagWrongClassesBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestAutoSmallChunkWithoutClasses checks that a small float chunk with a
+// reference is coded without context classes (nctx = 0) when that is
+// smaller, never larger than with classes, that it decodes back, and that
+// a chunk above autoSmallChunk words keeps its classes.
+func TestAutoSmallChunkWithoutClasses(t *testing.T) {
+	withoutSeen := false
+	for _, dc := range floatDtypeCases() {
+		for _, n := range []int{16, 64, 128, 1001, autoSmallChunk + 1} {
+			t.Run(fmt.Sprintf("%s/n%d", dc.name, n), func(t *testing.T) {
+				td, rd := genPair(dc, n, uint64(n)*7)
+				l, s, tw, rw := chunkForms(dc, td, rd)
+				e := &chunkEnc{l: l, t: tw, r: rw, level: 6, halves: s.halves}
+				payload, m, usesRef, err := (autoCodec{}).encodeChunk(e)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if m == autoStored || m == autoAlone {
+					return // no classes either way
+				}
+				withClasses, err := encodeWithClasses(make([]byte, autoHeaderSize), e, s, m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				switch nctx := payload[0]; {
+				case len(payload) > len(withClasses):
+					t.Errorf("%d bytes, %d with classes", len(payload), len(withClasses))
+				case nctx == 0 && len(tw)/s.raw() > autoSmallChunk:
+					t.Errorf("a chunk of %d words coded without classes", len(tw)/s.raw())
+				case nctx == 0:
+					withoutSeen = true
+				}
+				got := make([]byte, len(tw))
+				d := &chunkDec{l: l, payload: payload, method: m, r: rw, dst: got, halves: s.halves}
+				if !usesRef {
+					t.Fatalf("method %d without the reference", m)
+				}
+				if err := (autoCodec{}).decodeChunk(d); err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, tw) {
+					t.Fatal("words differ after the round trip")
+				}
+			})
+		}
+	}
+	if !withoutSeen {
+		t.Error("no small chunk was coded without classes")
+	}
+}

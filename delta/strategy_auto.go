@@ -25,9 +25,10 @@ const (
 
 const (
 	autoNCtx       = 16
-	autoHeaderSize = 3    // u8 nctx, u16 ctx_base
-	autoSample     = 4096 // words sampled for the candidate estimate
-	autoSampleRun  = 64   // consecutive words per sampled run
+	autoHeaderSize = 3       // u8 nctx, u16 ctx_base
+	autoSample     = 4096    // words sampled for the candidate estimate
+	autoSampleRun  = 64      // consecutive words per sampled run
+	autoSmallChunk = 1 << 14 // words up to which a chunk is also coded without classes
 )
 
 type autoCodec struct {
@@ -57,6 +58,9 @@ func (a autoCodec) encodeChunk(e *chunkEnc) ([]byte, uint8, bool, error) {
 	var err error
 	if usesRef && l.float {
 		out, err = encodeWithClasses(out, e, s, method)
+		if err == nil && n <= autoSmallChunk {
+			out, err = smallerWithoutClasses(out, e, s, method)
+		}
 	} else {
 		out, err = encodeWithoutClasses(out, e, s, method)
 	}
@@ -95,6 +99,22 @@ func encodeWithClasses(out []byte, e *chunkEnc, s kernelShape, method uint8) ([]
 		}
 	}
 	return planes.EncodeSorted(out, *pb, s.w, p.counts[:], e.level)
+}
+
+// smallerWithoutClasses returns payload (a small chunk coded with context
+// classes) or, when smaller, the same chunk coded without classes (nctx = 0:
+// a single class): the sixteen classes' streams of a small chunk are too
+// short to pay for their own entropy tables.
+func smallerWithoutClasses(payload []byte, e *chunkEnc, s kernelShape, method uint8) ([]byte, error) {
+	bp := getBuf(len(payload))
+	defer putBuf(bp)
+	head := append((*bp)[:0], 0, 0, 0)
+	alt, err := encodeWithoutClasses(head, e, s, method)
+	if err != nil || len(alt) >= len(payload) {
+		return payload, err
+	}
+	*bp = alt // keep the (possibly grown) buffer pooled
+	return append(payload[:0], alt...), nil
 }
 
 // encodeWithoutClasses appends the plane-coded block of the words

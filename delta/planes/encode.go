@@ -139,9 +139,15 @@ func (e *encoder) encodeSegment(dst, seg []byte, level int) []byte {
 				consider(candidate{m, p})
 			}
 		}
-		if level >= 7 && st.maxCount*2 > n {
+		// FSE decodes at about a third of huff0's speed: below level 7 it
+		// is used only where it saves much (a skewed high plane huff0 codes
+		// at well over its entropy), which keeps it to a small part of the
+		// bytes. Its output is about the Shannon bound plus a small table.
+		if st.maxCount*2 > n && (level >= 7 || fsePays(float64(bestSize)-st.shannonBytes(n)-64, n)) {
 			if p := e.fseCode(seg); p != nil {
-				consider(candidate{methodFSE, p})
+				if c := (candidate{methodFSE, p}); level >= 7 || fsePays(float64(bestSize-c.size()), n) {
+					consider(c)
+				}
 			}
 		}
 	}
@@ -160,6 +166,16 @@ func (e *encoder) encodeSegment(dst, seg []byte, level int) []byte {
 	dst = append(dst, byte(best.m))
 	dst = binary.AppendUvarint(dst, uint64(len(best.payload)))
 	return append(dst, best.payload...)
+}
+
+// fseMinSaving is the least saving, in bits per byte of a segment, for
+// which the encoder picks FSE below level 7.
+const fseMinSaving = 0.3
+
+// fsePays reports whether saving bytes on an n-byte segment are enough for
+// FSE below level 7.
+func fsePays(saving float64, n int) bool {
+	return saving*8 >= fseMinSaving*float64(n)
 }
 
 // huffman codes seg with huff0, four streams when long enough.

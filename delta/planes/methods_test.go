@@ -26,6 +26,15 @@ func methodSamples() []methodSample {
 		return b
 	}
 	motif := gen(300, func(int) byte { return byte(r.Uint32()) })
+	// skewed: 70 % zeros, where FSE gains a little over huff0.
+	skewed := func() []byte {
+		return gen(50000, func(int) byte {
+			if r.IntN(10) < 7 {
+				return 0
+			}
+			return byte(1 + r.IntN(4))
+		})
+	}
 	return []methodSample{
 		{"const", gen(5000, func(int) byte { return 7 }), 6, methodConst},
 		{"raw", gen(5000, func(int) byte { return byte(r.Uint32()) }), 6, methodRaw},
@@ -37,12 +46,21 @@ func methodSamples() []methodSample {
 			}
 			return 0
 		}), 6, methodSparse},
-		{"fse", gen(50000, func(int) byte {
-			if r.IntN(10) < 7 {
+		{"fse", skewed(), 7, methodFSE},
+		// Below level 7 FSE only where it saves much: bytes of 78 %, 21 %
+		// and 1 % (a fine-tune's high plane) are too few for sparse, and
+		// huff0 spends 1.2 bits on each where FSE spends 0.8 ...
+		{"fse-level-6", gen(50000, func(int) byte {
+			switch k := r.IntN(100); {
+			case k < 78:
 				return 0
+			case k < 99:
+				return 1
 			}
-			return byte(1 + r.IntN(4))
-		}), 7, methodFSE},
+			return byte(2 + r.IntN(4))
+		}), 6, methodFSE},
+		// ... but where it saves a little, huff0 (faster to decode) stays.
+		{"huff0-near-fse", skewed(), 6, methodHuff4X},
 		// Long-range repeats are only looked for at level >= 8 ...
 		{"zstd-matches", gen(50000, func(i int) byte { return motif[i%len(motif)] }), 8, methodZstd},
 		// ... runs (adjacent repeats) at every level from 2.
