@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,6 +29,17 @@ func proxied(t *testing.T, cache bool) (*s3store.Store, *s3test.Proxy, s3test.Se
 	o.MaxBackoff = 100 * time.Millisecond
 	o.RequestTimeout = 2 * time.Second
 	return openStore(t, context.Background(), srv.URL("faults"), o), p, srv
+}
+
+// checkUnavailable: an ErrUnavailable error must not read as the caller's
+// own deadline or cancellation (a mount maps those to EINTR) nor carry a
+// network errno (passed through as if from the local disk): it is EIO.
+func checkUnavailable(t *testing.T, err error) {
+	t.Helper()
+	var errno syscall.Errno
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.As(err, &errno) {
+		t.Fatalf("ErrUnavailable error %v reads as a deadline, a cancellation or an errno", err)
+	}
 }
 
 // TestUnreachableThenBack: with the server cut off, reads of uncached
@@ -53,6 +65,7 @@ func TestUnreachableThenBack(t *testing.T) {
 			if !errors.Is(err, s3store.ErrUnavailable) {
 				t.Fatalf("ReadAt with the server cut off = %v, want ErrUnavailable", err)
 			}
+			checkUnavailable(t, err)
 			// 3 retries, backoff at most 20+40+80 ms: well under the
 			// request timeout, since refused connections fail at once.
 			if d := time.Since(start); d > 5*time.Second {
@@ -148,9 +161,11 @@ func TestRequestTimeout(t *testing.T) {
 	id, r := objecttest.PutOpen(t, s, data)
 	p.SetRate(64 << 10) // 32 s for the object; the timeout is 2 s
 	start := time.Now()
-	if _, err := r.ReadAt(make([]byte, len(data)), 0); !errors.Is(err, s3store.ErrUnavailable) {
+	_, err := r.ReadAt(make([]byte, len(data)), 0)
+	if !errors.Is(err, s3store.ErrUnavailable) {
 		t.Fatalf("ReadAt over a too slow link = %v, want ErrUnavailable", err)
 	}
+	checkUnavailable(t, err)
 	// 4 attempts of 2 s and backoffs of at most 100 ms each.
 	if d := time.Since(start); d < 8*time.Second || d > 20*time.Second {
 		t.Fatalf("4 attempts of 2 s took %v", d)

@@ -41,8 +41,9 @@ func (s *Store) retry(ctx context.Context, op, key string, fn func(ctx context.C
 		}
 		if attempt >= s.opts.Retries {
 			s.log.Error("s3store: object store unavailable", "op", op, "key", key, "attempts", attempt+1, "err", err)
-			// The cause is text only: its network errno (ECONNREFUSED…) must not
-			// reach a caller that would hand it to the kernel as the file's error.
+			// The cause as text only: a refused connection must not reach
+			// the kernel as the file's errno (ECONNREFUSED), nor a request
+			// timeout read as the caller's deadline (EINTR).
 			return fmt.Errorf("%w: %s %s after %d attempts: %v", ErrUnavailable, op, key, attempt+1, err)
 		}
 		s.log.Debug("s3store: retrying", "op", op, "key", key, "attempt", attempt+1, "err", err)
