@@ -111,11 +111,7 @@ func TestOpenFromEnvironment(t *testing.T) {
 			"AWS_ACCESS_KEY_ID": srv.AccessKey, "AWS_SECRET_ACCESS_KEY": srv.SecretKey,
 			"AWS_CONFIG_FILE": empty, "AWS_SHARED_CREDENTIALS_FILE": empty,
 		}, srv.URL("env")},
-		{"generic endpoint variable", map[string]string{
-			"AWS_ENDPOINT_URL": srv.Endpoint, "AWS_REGION": srv.Region,
-			"AWS_ACCESS_KEY_ID": srv.AccessKey, "AWS_SECRET_ACCESS_KEY": srv.SecretKey,
-			"AWS_CONFIG_FILE": empty, "AWS_SHARED_CREDENTIALS_FILE": empty,
-		}, srv.URL("env2")},
+		{"generic endpoint variable", srv.Env(), srv.URL("env2")},
 		{"profile files", map[string]string{
 			"AWS_PROFILE": "other", "AWS_CONFIG_FILE": cfgFile, "AWS_SHARED_CREDENTIALS_FILE": credFile,
 		}, srv.URL("profile")},
@@ -134,6 +130,8 @@ func TestOpenFromEnvironment(t *testing.T) {
 				os.Unsetenv(k)
 			}
 			t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+			t.Setenv("AWS_CONFIG_FILE", empty)
+			t.Setenv("AWS_SHARED_CREDENTIALS_FILE", empty)
 			for k, v := range tc.env {
 				t.Setenv(k, v)
 			}

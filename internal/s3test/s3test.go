@@ -54,6 +54,17 @@ func (s Server) URL(prefix string) string {
 	return "s3://" + s.Bucket + "/" + strings.Trim(prefix, "/")
 }
 
+// Env returns the AWS environment a user of the server would set:
+// endpoint, region and key pair (for t.Setenv or a child's environment).
+func (s Server) Env() map[string]string {
+	return map[string]string{
+		"AWS_ENDPOINT_URL":      s.Endpoint,
+		"AWS_REGION":            s.Region,
+		"AWS_ACCESS_KEY_ID":     s.AccessKey,
+		"AWS_SECRET_ACCESS_KEY": s.SecretKey,
+	}
+}
+
 // Client returns an S3 client of the server (path-style), for tests that
 // look at the bucket behind a store's back.
 func (s Server) Client() *s3.Client {
