@@ -12,6 +12,8 @@ import (
 
 	"deltafs/internal/testenv"
 	"deltafs/internal/testfixture"
+	"deltafs/internal/pgtest"
+	"deltafs/internal/s3test"
 	"deltafs/store"
 )
 
@@ -19,7 +21,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
 		os.Exit(runChildMount())
 	}
-	os.Exit(m.Run())
+	code := pgtest.Run(m)
+	s3test.Stop() // the remote tests' servers
+	os.Exit(code)
 }
 
 // newTestLogger returns a logger whose lines are kept for assertions and

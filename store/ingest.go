@@ -258,6 +258,11 @@ func (s *Store) dedup(ctx context.Context, e catalog.Entry) (catalog.Object, err
 		if e.Kind == catalog.KindBlob && (rec.RawSize != o.Size || len(o.Header) > 0) {
 			continue
 		}
+		// Leased before it is checked: on a shared store a collection
+		// running meanwhile must not remove what this commit will use.
+		if err := s.lease(ctx, []string{rec.ID}); err != nil {
+			return catalog.Object{}, err
+		}
 		// A missing object file must not swallow a new write.
 		if ok, err := s.objects.Has(ctx, rec.ID); err != nil || !ok {
 			continue
@@ -457,7 +462,11 @@ func (s *Store) commitEntry(ctx context.Context, e catalog.Entry, c commitSet) (
 				return err
 			}
 		}
-		if err := s.releaseLeases(ctx, tx, c.newObjects); err != nil {
+		leased := c.newObjects
+		if c.used != "" {
+			leased = append(slices.Clip(leased), catalog.Object{ID: c.used})
+		}
+		if err := s.releaseLeases(ctx, tx, leased); err != nil {
 			return err
 		}
 		if c.used != "" {

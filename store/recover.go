@@ -167,6 +167,13 @@ func (s *Store) finishSession(ctx context.Context, ss *session) (done bool, err 
 			return false, err
 		}
 	}
+	// Leases of a writer that is gone would keep its objects from a
+	// collection until they expire.
+	if s.remote {
+		if err := s.update(ctx, func(tx catalog.Tx) error { return tx.Release(ctx, ss.name, nil) }); err != nil {
+			return false, fmt.Errorf("release leases: %w", err)
+		}
+	}
 	return true, nil
 }
 
