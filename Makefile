@@ -25,13 +25,16 @@ vet:
 # command line included with -short, which skips only what the first pass
 # ran in full and has no goroutines to watch: the single-goroutine kernel
 # matrices, and the scripts that never run two deltafs processes or a daemon
-# at once.
+# at once. The S3 server of the remote tests (SeaweedFS) is built first,
+# once per machine (scripts/build-seaweedfs.sh: long the first time).
 test: deps-test vet
-	$(GO) test -timeout 20m ./npy/... ./delta/... ./cmd/...
+	DELTAFS_WEED="$${DELTAFS_WEED:-$$(scripts/build-seaweedfs.sh)}" && export DELTAFS_WEED && \
+	$(GO) test -timeout 20m ./npy/... ./delta/... ./cmd/... && \
 	$(GO) test -race -short -timeout 20m $$($(GO) list $(PKGS) | grep -vxF $(foreach p,$(NORACE),-e $(p)))
 
 # Every test, all under the race detector.
 race: deps-test vet
+	DELTAFS_WEED="$${DELTAFS_WEED:-$$(scripts/build-seaweedfs.sh)}" && export DELTAFS_WEED && \
 	$(GO) test -race -timeout 40m $(PKGS)
 
 # Install the Debian packages the demo or the tests need (only those missing).

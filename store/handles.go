@@ -126,7 +126,7 @@ func (s *Store) openObject(ctx context.Context, id string) (*objectHandle, error
 	if err != nil {
 		return nil, fmt.Errorf("object %s: %w", shortID(id), err)
 	}
-	f, err := s.objects.Open(ctx, id)
+	f, err := s.openObjectFile(ctx, rec)
 	if errors.Is(err, catalog.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
 		return nil, corruptError(id, fmt.Errorf("object file missing: %w", err))
 	}
@@ -147,4 +147,16 @@ func (s *Store) openObject(ctx context.Context, id string) (*objectHandle, error
 		return nil, corruptError(id, fmt.Errorf("object header disagrees with its catalog record"))
 	}
 	return &objectHandle{id: id, rec: rec, file: f, obj: obj}, nil
+}
+
+// openObjectFile opens the file of the object rec records; a remote object
+// store is told its size (recorded in the catalog, and objects never
+// change), which spares it a request.
+func (s *Store) openObjectFile(ctx context.Context, rec catalog.Object) (catalog.ObjectReader, error) {
+	if o, ok := s.objects.(interface {
+		OpenSized(ctx context.Context, id string, size int64) (catalog.ObjectReader, error)
+	}); ok && rec.StoredSize > 0 {
+		return o.OpenSized(ctx, rec.ID, rec.StoredSize)
+	}
+	return s.objects.Open(ctx, rec.ID)
 }
