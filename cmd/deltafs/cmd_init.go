@@ -33,7 +33,7 @@ the objects URL.`,
 			&cli.StringFlag{Name: "objects", Usage: "`URL` of a shared store's objects: s3://BUCKET/PREFIX"},
 			&cli.StringFlag{Name: "disk-cache-size", Usage: "disk for the object ranges this host fetched (default 10GiB)"},
 			&cli.DurationFlag{Name: "request-timeout", Usage: "time limit of one request to the object store (default 60s)"},
-			&cli.IntFlag{Name: "retries", Usage: "retries of a failed request to the object store, with backoff, before EIO (default 5)"},
+			&cli.IntFlag{Name: "retries", Usage: "retries of a failed request to the object store, with backoff, before EIO (default 4)"},
 			&cli.DurationFlag{Name: "catalog-retry-timeout", Usage: "how long the catalog is retried while its server cannot be reached (default 30s)"},
 		},
 		Action: func(c *cli.Context) error {
