@@ -10,10 +10,10 @@ import (
 	"strings"
 	"testing"
 
-	"deltafs/internal/testenv"
-	"deltafs/internal/testfixture"
 	"deltafs/internal/pgtest"
 	"deltafs/internal/s3test"
+	"deltafs/internal/testenv"
+	"deltafs/internal/testfixture"
 	"deltafs/store"
 )
 

@@ -95,14 +95,9 @@ func (s *Store) GC(ctx context.Context) (GCResult, error) {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		var size int64
-		if r, err := s.objects.Open(ctx, id); err == nil {
-			size = r.Size()
-			r.Close()
-		}
-		s.handles.forget(id)
-		if err := s.objects.Delete(ctx, id); err != nil {
-			return res, fmt.Errorf("gc: delete object %s: %w", shortID(id), err)
+		size, err := s.deleteObject(ctx, id)
+		if err != nil {
+			return res, fmt.Errorf("gc: %w", err)
 		}
 		res.ObjectsRemoved++
 		res.BytesFreed += size
@@ -110,6 +105,12 @@ func (s *Store) GC(ctx context.Context) (GCResult, error) {
 			return res, err
 		}
 	}
+	return s.gcTemporaries(ctx, res)
+}
+
+// gcTemporaries ends GC: the object store's temporary files and the
+// staging files older than the grace go.
+func (s *Store) gcTemporaries(ctx context.Context, res GCResult) (GCResult, error) {
 	if err := s.removeObjectTemps(ctx, s.stagingGrace); err != nil {
 		return res, fmt.Errorf("gc: %w", err)
 	}
@@ -119,6 +120,21 @@ func (s *Store) GC(ctx context.Context) (GCResult, error) {
 		return res, fmt.Errorf("gc: staging: %w", err)
 	}
 	return res, nil
+}
+
+// deleteObject deletes the file of object id (already gone: no error) and
+// returns its size.
+func (s *Store) deleteObject(ctx context.Context, id string) (int64, error) {
+	var size int64
+	if r, err := s.objects.Open(ctx, id); err == nil {
+		size = r.Size()
+		r.Close()
+	}
+	s.handles.forget(id)
+	if err := s.objects.Delete(ctx, id); err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, catalog.ErrNotFound) {
+		return 0, fmt.Errorf("delete object %s: %w", shortID(id), err)
+	}
+	return size, nil
 }
 
 // gcShared is GC on a store other hosts use while it runs: no lock of
@@ -133,15 +149,7 @@ func (s *Store) gcShared(ctx context.Context) (GCResult, error) {
 	if err != nil {
 		return res, fmt.Errorf("gc: %w", err)
 	}
-	if err := s.removeObjectTemps(ctx, s.stagingGrace); err != nil {
-		return res, fmt.Errorf("gc: %w", err)
-	}
-	n, err := s.clearStaging(ctx)
-	res.StagingRemoved = n
-	if err != nil {
-		return res, fmt.Errorf("gc: staging: %w", err)
-	}
-	return res, nil
+	return s.gcTemporaries(ctx, res)
 }
 
 // collectShared removes the objects of a shared store that nothing uses
@@ -157,14 +165,9 @@ func (s *Store) collectShared(ctx context.Context) (removed int, freed int64, er
 	}
 	err = s.catalog.Collect(ctx, s.session.name, files, func(ctx context.Context, ids []string) error {
 		for _, id := range ids {
-			var size int64
-			if r, err := s.objects.Open(ctx, id); err == nil {
-				size = r.Size()
-				r.Close()
-			}
-			s.handles.forget(id)
-			if err := s.objects.Delete(ctx, id); err != nil && !errors.Is(err, catalog.ErrNotFound) {
-				return fmt.Errorf("delete object %s: %w", shortID(id), err)
+			size, err := s.deleteObject(ctx, id)
+			if err != nil {
+				return err
 			}
 			removed++
 			freed += size

@@ -274,14 +274,9 @@ func (s *Store) sweepObjects(ctx context.Context) (removed int, freed int64, err
 		// Deleted before the transaction commits, while it holds the
 		// catalog's write lock: no commit can slip in between.
 		for _, id := range doomed {
-			var size int64
-			if r, err := s.objects.Open(ctx, id); err == nil {
-				size = r.Size()
-				r.Close()
-			}
-			s.handles.forget(id)
-			if err := s.objects.Delete(ctx, id); err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, catalog.ErrNotFound) {
-				return fmt.Errorf("delete object %s: %w", shortID(id), err)
+			size, err := s.deleteObject(ctx, id)
+			if err != nil {
+				return err
 			}
 			removed++
 			freed += size

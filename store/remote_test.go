@@ -17,10 +17,9 @@ import (
 func remoteConfig(t *testing.T) RemoteConfig {
 	t.Helper()
 	srv := s3test.Start(t)
-	t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
-	t.Setenv("AWS_REGION", srv.Region)
-	t.Setenv("AWS_ENDPOINT_URL", srv.Endpoint)
+	for k, v := range srv.Env() { // as a user's environment would hold them
+		t.Setenv(k, v)
+	}
 	return RemoteConfig{Catalog: pgtest.URL(t), Objects: srv.URL("store")}
 }
 

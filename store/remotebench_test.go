@@ -53,10 +53,9 @@ func BenchmarkRemoteColdLoad(b *testing.B) {
 	}
 	m := loadBenchModelOf(b, target)
 	srv := s3test.Start(b)
-	b.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
-	b.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
-	b.Setenv("AWS_REGION", srv.Region)
-	b.Setenv("AWS_ENDPOINT_URL", srv.Endpoint)
+	for k, v := range srv.Env() { // as a user's environment would hold them
+		b.Setenv(k, v)
+	}
 	cfg := RemoteConfig{Catalog: pgtest.URL(b), Objects: srv.URL("store")}
 
 	// The writing host stores base and fine-tune, uncapped.

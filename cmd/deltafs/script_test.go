@@ -62,10 +62,9 @@ func remoteServers(env *testscript.Env) {
 	env.Setenv("PGURL", pgtest.URL(tb))
 	env.Setenv("S3URL", srv.URL("store"))
 	env.Setenv("S3PROXYURL", srv.URL("store")+"?endpoint="+proxy.Endpoint())
-	env.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
-	env.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
-	env.Setenv("AWS_REGION", srv.Region)
-	env.Setenv("AWS_ENDPOINT_URL", srv.Endpoint)
+	for k, v := range srv.Env() {
+		env.Setenv(k, v)
+	}
 }
 
 // remoteLinks holds, by work directory, what a remote script's commands
