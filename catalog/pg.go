@@ -135,7 +135,9 @@ func (c *pgCatalog) Close() error { return c.db.Close() }
 // catalog at once take turns). An up-to-date catalog is only read.
 func (c *pgCatalog) migrate(ctx context.Context) error {
 	var v sql.NullInt64
-	err := c.db.QueryRowContext(ctx, `SELECT max(version) FROM deltafs_schema`).Scan(&v)
+	// Through the retrying querier: a command started while the server
+	// restarts waits for it, as every later query does.
+	err := c.reader.q.QueryRowContext(ctx, `SELECT max(version) FROM deltafs_schema`).Scan(&v)
 	if err == nil && v.Int64 == int64(pgSchemaVersion) {
 		return nil
 	}

@@ -210,4 +210,27 @@ func TestPostgresUnavailable(t *testing.T) {
 	if err := c.Update(ctx, func(tx Tx) error { return putBlob(ctx, tx, "m/g", "g") }); err != nil {
 		t.Fatalf("update after the outage: %v", err)
 	}
+
+	// Opening while the server is down (a command started during a
+	// restart) waits for it too.
+	up = pgtest.Down(t)
+	opening := signalHandler{msg: "catalog connection lost, retrying", ch: make(chan struct{}), once: &sync.Once{}}
+	opened := make(chan error)
+	go func() {
+		c2, err := OpenPostgres(ctx, url, PostgresOptions{Logger: slog.New(opening)})
+		if err == nil {
+			c2.Close()
+		}
+		opened <- err
+	}()
+	select {
+	case err := <-opened:
+		up()
+		t.Fatalf("open with the server down returned without waiting for it: %v", err)
+	case <-opening.ch:
+	}
+	up()
+	if err := <-opened; err != nil {
+		t.Fatalf("open across the outage: %v", err)
+	}
 }
