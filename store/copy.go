@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"sync/atomic"
+	"sync"
 
 	"deltafs/catalog"
 )
@@ -75,17 +75,23 @@ func (s *Store) Copy(ctx context.Context, src *Store, opts CopyOptions) (CopyRes
 	if err := s.lease(ctx, ids); err != nil {
 		return res, fmt.Errorf("copy: %w", err)
 	}
-	var done atomic.Int64
+	var (
+		mu   sync.Mutex // reports in order, one at a time
+		done int64
+	)
 	opts.Progress.report(0, total)
 	err = parallelN(ctx, len(missing), copyWorkers, func(i int) error {
 		n, err := s.copyObject(ctx, src, missing[i])
-		opts.Progress.report(done.Add(n), total)
+		mu.Lock()
+		done += n
+		opts.Progress.report(done, total)
+		mu.Unlock()
 		return err
 	})
 	if err != nil {
 		return res, fmt.Errorf("copy: %w", err)
 	}
-	res.Objects, res.Bytes = len(missing), done.Load()
+	res.Objects, res.Bytes = len(missing), done
 	for _, mc := range plans {
 		if err := s.commitCopy(ctx, src, mc); err != nil {
 			return res, &PathError{Op: "copy", Path: mc.model.Name, Err: err}

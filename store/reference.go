@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"sync"
 
 	"deltafs/catalog"
 	"deltafs/npy"
@@ -16,7 +17,9 @@ import (
 type baseIndex struct {
 	model  string
 	byName map[string][]catalog.Entry
-	names  *nameIndex // by tensor name, built on first use
+
+	namesMu sync.Mutex // the files of an import ingest in parallel
+	names   *nameIndex // by tensor name, built on first use
 }
 
 // buildBaseIndex walks model and indexes its tensors by file name.

@@ -183,8 +183,13 @@ func (s *Store) tensorNameIndex(ctx context.Context, model string, idx *baseInde
 	if err != nil {
 		return nil, err
 	}
-	if idx != nil && idx.model == m.Base && idx.names != nil {
-		return idx.names, nil
+	if idx != nil && idx.model == m.Base {
+		// One build per import, whichever of its files asks first.
+		idx.namesMu.Lock()
+		defer idx.namesMu.Unlock()
+		if idx.names != nil {
+			return idx.names, nil
+		}
 	}
 	entries, err := s.catalog.Walk(ctx, m.Base)
 	if err != nil {
