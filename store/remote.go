@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"deltafs/cache/diskcache"
 	"deltafs/catalog"
 	"deltafs/catalog/s3store"
 )
@@ -64,6 +65,16 @@ type RemoteConfig struct {
 	RequestTimeout      Duration `json:"request_timeout,omitempty"`
 	Retries             int      `json:"retries,omitempty"`
 	CatalogRetryTimeout Duration `json:"catalog_retry_timeout,omitempty"`
+}
+
+// RemoteDefaults is what the zero fields of a RemoteConfig stand for.
+func RemoteDefaults() RemoteConfig {
+	return RemoteConfig{
+		DiskCacheSize:       diskcache.DefaultSize,
+		RequestTimeout:      Duration(s3store.DefaultRequestTimeout),
+		Retries:             s3store.DefaultRetries,
+		CatalogRetryTimeout: Duration(catalog.DefaultRetryTimeout),
+	}
 }
 
 // Duration is a time.Duration kept as text ("30s") in JSON.

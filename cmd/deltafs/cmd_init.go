@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -10,6 +12,7 @@ import (
 )
 
 func initCommand(env *cliEnv) *cli.Command {
+	def := store.RemoteDefaults() // what an unset flag of a shared store means
 	return &cli.Command{
 		Name:      "init",
 		Usage:     "create an empty store, or a local handle of a store shared by many hosts",
@@ -31,10 +34,10 @@ the objects URL.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "catalog", Usage: "PostgreSQL `URL` of a shared store's catalog: postgres://USER@HOST:PORT/DATABASE (no password)"},
 			&cli.StringFlag{Name: "objects", Usage: "`URL` of a shared store's objects: s3://BUCKET/PREFIX"},
-			&cli.StringFlag{Name: "disk-cache-size", Usage: "disk for the object ranges this host fetched (default 10GiB)"},
-			&cli.DurationFlag{Name: "request-timeout", Usage: "time limit of one request to the object store (default 60s)"},
-			&cli.IntFlag{Name: "retries", Usage: "retries of a failed request to the object store, with backoff, before EIO (default 4)"},
-			&cli.DurationFlag{Name: "catalog-retry-timeout", Usage: "how long the catalog is retried while its server cannot be reached (default 30s)"},
+			&cli.StringFlag{Name: "disk-cache-size", Usage: "disk for the object ranges this host fetched", DefaultText: formatSize(def.DiskCacheSize)},
+			&cli.DurationFlag{Name: "request-timeout", Usage: "time limit of one request to the object store", DefaultText: time.Duration(def.RequestTimeout).String()},
+			&cli.IntFlag{Name: "retries", Usage: "retries of a failed request to the object store, with backoff, before EIO", DefaultText: strconv.Itoa(def.Retries)},
+			&cli.DurationFlag{Name: "catalog-retry-timeout", Usage: "how long the catalog is retried while its server cannot be reached", DefaultText: time.Duration(def.CatalogRetryTimeout).String()},
 		},
 		Action: func(c *cli.Context) error {
 			if err := checkArgs(c, 1, 1); err != nil {
