@@ -70,8 +70,11 @@ func (p *classPlan) splitPlanes(pl, t, r []byte, s kernelShape, op uint8) {
 }
 
 // mergePlanes is the inverse of splitPlanes: it writes the n words to dst.
-// pl holds (W+1)·n bytes: the W planes and n bytes of slack.
-func (p *classPlan) mergePlanes(dst, pl, r []byte, s kernelShape, op uint8) {
+// pl holds (W+1)·n bytes: the W planes and n bytes of slack. sgn, when set
+// (16-bit words, method zigzag), is the word mask of the differences to
+// negate (method zigzag_signs): the AVX-512 gather negates inside the
+// kernel, flipDiffs16 the words after it.
+func (p *classPlan) mergePlanes(dst, pl, r []byte, s kernelShape, op uint8, sgn []byte) {
 	n := p.n
 	dst, r = dst[:n*s.raw()], r[:n*s.raw()]
 	packed := len(dst) &^ 7
@@ -81,8 +84,9 @@ func (p *classPlan) mergePlanes(dst, pl, r []byte, s kernelShape, op uint8) {
 	zig := op == autoZigzag // inverted inside the gather loops
 	start := 0
 	if zig {
-		start = p.gatherZigFast(dst[:packed], pl, r, s)
+		start = p.gatherZigFast(dst[:packed], pl, r, s, sgn)
 	}
+	fast := start
 	for ; start < packed; start += kernelBlock {
 		end := min(start+kernelBlock, packed)
 		db, rb := dst[start:end], r[start:end]
@@ -106,6 +110,9 @@ func (p *classPlan) mergePlanes(dst, pl, r []byte, s kernelShape, op uint8) {
 	}
 	for i := packed / s.raw(); i < n; i++ {
 		p.mergeOne(dst, pl, r, s, op, i)
+	}
+	if sgn != nil {
+		flipDiffs16(dst[fast:], r[fast:], sgn, fast/2)
 	}
 }
 

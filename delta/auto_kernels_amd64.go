@@ -106,8 +106,8 @@ func scatterZig32AVX512(t, r []byte, p0 *byte, stride int, cur *avxCursors, mant
 // gatherZigFast gathers the leading whole blocks of dst (method zigzag)
 // with the AVX-512 kernels when they are enabled, and returns the bytes
 // of dst done. pl is the planes buffer of mergePlanes.
-func (p *classPlan) gatherZigFast(dst, pl, r []byte, s kernelShape) int {
-	if !useAVX512 {
+func (p *classPlan) gatherZigFast(dst, pl, r []byte, s kernelShape, sgn []byte) int {
+	if !useAVX512 || sgn != nil {
 		return 0
 	}
 	rw := s.raw()

@@ -88,9 +88,9 @@ func mergeBoth(p *classPlan, pl, r []byte, s kernelShape) (fast, slow *classPlan
 	*fast, *slow = *p, *p
 	df, ds = make([]byte, len(r)), make([]byte, len(r))
 	useAVX512 = true
-	fast.mergePlanes(df, pl, r, s, autoZigzag)
+	fast.mergePlanes(df, pl, r, s, autoZigzag, nil)
 	useAVX512 = false
-	slow.mergePlanes(ds, pl, r, s, autoZigzag)
+	slow.mergePlanes(ds, pl, r, s, autoZigzag, nil)
 	return fast, slow, df, ds
 }
 

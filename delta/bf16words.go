@@ -52,25 +52,26 @@ func (e *streamEnc) guessBF16Words(s Strategy, raw int64) (bool, error) {
 		data[i] = b
 	}
 	ints := layoutFor(e.t.DType, false)
-	asInts, err := trialSize(ints, data[0], data[1], e.cfg.CompressionLevel)
+	c := autoCodec{cols: rowWords(e.t.Shape, e.t.Fortran)} // as the tensor will be coded
+	asInts, err := trialSize(c, ints, data[0], data[1], e.cfg.CompressionLevel)
 	if err != nil {
 		return false, err
 	}
-	asBF16, err := trialSize(ints.asBF16Words(), data[0], data[1], e.cfg.CompressionLevel)
+	asBF16, err := trialSize(c, ints.asBF16Words(), data[0], data[1], e.cfg.CompressionLevel)
 	if err != nil {
 		return false, err
 	}
 	return asBF16 < asInts, nil
 }
 
-// trialSize returns the size of auto's payload of the data section t
+// trialSize returns the size of c's payload of the data section t
 // against r with layout l.
-func trialSize(l wordLayout, t, r []byte, level int) (int, error) {
+func trialSize(c autoCodec, l wordLayout, t, r []byte, level int) (int, error) {
 	tb, tw := pooledWords(t, l)
 	defer putBuf(tb)
 	rb, rw := pooledWords(r, l)
 	defer putBuf(rb)
-	p, _, _, err := autoCodec{}.encodeChunk(&chunkEnc{l: l, t: tw, r: rw, level: level})
+	p, _, _, err := c.encodeChunk(&chunkEnc{l: l, t: tw, r: rw, level: level})
 	return len(p), err
 }
 

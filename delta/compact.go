@@ -103,7 +103,7 @@ func compactUsesReference(s Strategy, method uint8, hasRef bool) bool {
 	case method == methodVerbatim:
 		return false
 	case s == Auto:
-		return method == autoXOR || method == autoDiff || method == autoZigzag
+		return method == autoXOR || method == autoDiff || method == autoZigzag || method == autoZigzagSigns
 	}
 	return hasRef
 }

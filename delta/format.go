@@ -404,6 +404,9 @@ func parseTable(b []byte, h *Header, s Strategy, payloadStart, size int64) ([]ch
 		if err := checkMethod(s, c.method, uses, h.HasReference); err != nil {
 			return nil, corruptf("chunk %d: %v", i, err)
 		}
+		if s == Auto && c.method == autoZigzagSigns && h.FormatVersion < 2 {
+			return nil, corruptf("chunk %d: method %d in a version %d object", i, c.method, h.FormatVersion)
+		}
 		t[i] = c
 	}
 	if next != uint64(size) {
@@ -416,7 +419,7 @@ func parseTable(b []byte, h *Header, s Strategy, payloadStart, size int64) ([]ch
 func checkMethod(s Strategy, method uint8, uses, hasRef bool) error {
 	if s == Auto {
 		switch method {
-		case autoXOR, autoDiff, autoZigzag:
+		case autoXOR, autoDiff, autoZigzag, autoZigzagSigns:
 			if !uses {
 				return fmt.Errorf("method %d needs the reference", method)
 			}

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"deltafs/npy"
 )
 
 // fuzzRawLimit caps the tensors the fuzzers decode in full.
@@ -175,6 +177,24 @@ func FuzzPayload(f *testing.F) {
 			f.Add(p, uint8(0), uint8(di), method, uint16(40), true)
 		}
 	}
+	// Method zigzag_signs on float16 and bf16 words, with and without
+	// classes (the AVX-512 gather takes 128-word blocks).
+	for _, di := range []int{0, 20} {
+		dc := dtypeCases[di]
+		for _, n := range []int{40, 300} {
+			td, rd := genSignPair(dc, n/10, 10, 0.8, uint64(n))
+			l, _, tw, rw := chunkForms(dc, td, rd)
+			if dc.bf16Words {
+				l = l.asBF16Words()
+			}
+			c := autoCodec{force: 1 + autoZigzagSigns, cols: 7}
+			p, method, _, err := c.encodeChunk(&chunkEnc{l: l, t: tw, r: rw, first: 3, level: 3})
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(p, uint8(0), uint8(di), method, uint16(n), true)
+		}
+	}
 	f.Fuzz(func(t *testing.T, payload []byte, si, di, method uint8, nw uint16, withRef bool) {
 		s := Strategies()[int(si)%len(Strategies())]
 		dc := dtypeCases[int(di)%len(dtypeCases)]
@@ -183,6 +203,9 @@ func FuzzPayload(f *testing.F) {
 		}
 		c := fuzzCodec(s, int(nw)%4096)
 		l := layoutFor(dc.dt, dc.bf16 && s == Auto)
+		if dc.bf16Words && s == Auto {
+			l = l.asBF16Words()
+		}
 		halves := rawHalves(c, l)
 		per := l.width // data bytes per word
 		if halves {
@@ -196,6 +219,39 @@ func FuzzPayload(f *testing.F) {
 				r[i] = byte(i * 13)
 			}
 		}
-		_ = c.decodeChunk(&chunkDec{l: l, payload: payload, method: method % 5, r: r, dst: make([]byte, n*per), halves: halves})
+		_ = c.decodeChunk(&chunkDec{l: l, payload: payload, method: method % 6, r: r, dst: make([]byte, n*per), halves: halves})
+	})
+}
+
+// FuzzSignFlips encodes arbitrary 16-bit words against an arbitrary
+// reference with method zigzag_signs in any frame and checks that both
+// decoder paths (AVX-512 where there is, pure Go) give the words back
+// bit-exact.
+func FuzzSignFlips(f *testing.F) {
+	f.Add(bytes.Repeat([]byte{0x01, 0x3c, 0xff, 0x7b, 0x00, 0x80, 0x01, 0xfc}, 64), []byte{7, 0x3c}, uint16(13), uint16(5), false)
+	f.Add(bytes.Repeat([]byte{0x12, 0x3f, 0xc1, 0xbe}, 300), []byte{0x11, 0x3f, 0xc0}, uint16(64), uint16(0), true)
+	f.Fuzz(func(t *testing.T, data, refSeed []byte, cols, first uint16, bf16 bool) {
+		if len(refSeed) == 0 || cols == 0 || len(data) < 2 {
+			return
+		}
+		data = data[:len(data)&^1]
+		ref := make([]byte, len(data))
+		for i := range ref {
+			ref[i] = refSeed[i%len(refSeed)] ^ data[i]&byte(i>>1)
+		}
+		dc := dtypeCases[0]
+		l := layoutFor(dc.dt, false)
+		if bf16 {
+			l = layoutFor(npy.Uint16, false).asBF16Words()
+		}
+		c := autoCodec{force: 1 + autoZigzagSigns, cols: int64(cols)}
+		p, method, _, err := c.encodeChunk(&chunkEnc{l: l, t: data, r: ref, first: int64(first), level: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if method == autoStored {
+			return
+		}
+		decodeBothPaths(t, chunkDec{l: l, payload: p, method: method, r: ref}, data)
 	})
 }

@@ -56,6 +56,10 @@ var goldenCases = []goldenCase{
 	// compact.
 	{"bf16words_u2", Auto, dtypeCases[20], true, false, 1 + autoZigzag},
 	{"compact_bf16words_u2", Auto, dtypeCases[20], true, false, 1 + autoZigzag},
+	// Method zigzag_signs (format version 2): differences with a rank-1
+	// sign pattern, chunked (the second chunk starts mid-row) and compact.
+	{"signs_f2", Auto, dtypeCases[0], true, false, 1 + autoZigzagSigns},
+	{"compact_signs_bf16words_u2", Auto, dtypeCases[20], true, false, 1 + autoZigzagSigns},
 }
 
 // compact reports whether the case is a compact object (format version 2).
@@ -67,6 +71,8 @@ func (g goldenCase) shape() []int64 {
 	switch {
 	case strings.Contains(g.name, "_empty_"):
 		return []int64{0, 3}
+	case strings.Contains(g.name, "signs"):
+		return []int64{100, 96}
 	case strings.Contains(g.name, "bf16words"):
 		return []int64{128, 128}
 	case g.compact():
@@ -79,6 +85,8 @@ func (g goldenCase) chunkSize() int {
 	switch {
 	case g.compact():
 		return DefaultChunkSize
+	case strings.Contains(g.name, "signs"):
+		return 10000
 	case strings.Contains(g.name, "bf16words"):
 		return 16 << 10
 	}
@@ -86,7 +94,7 @@ func (g goldenCase) chunkSize() int {
 }
 
 func (g goldenCase) version() uint16 {
-	if g.compact() || strings.Contains(g.name, "bf16words") {
+	if g.compact() || strings.Contains(g.name, "bf16words") || strings.Contains(g.name, "signs") {
 		return 2
 	}
 	return formatVersion
@@ -131,6 +139,9 @@ func TestWriteGolden(t *testing.T) {
 		}
 		shape := g.shape()
 		td, rd := genPair(g.dc, elems(shape), uint64(len(g.name)))
+		if strings.Contains(g.name, "signs") {
+			td, rd = genSignPair(g.dc, int(shape[0]), int(shape[1]), 0.8, uint64(len(g.name)))
+		}
 		if g.finite {
 			sanitizeF32(td)
 			sanitizeF32(rd)

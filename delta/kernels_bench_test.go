@@ -86,7 +86,7 @@ func BenchmarkKernels(b *testing.B) {
 					useAVX512 = fast
 					p.histogram(ref[k:k+chunk], l, shape) // a zigzag decode reads stored counts instead
 					p.setBase(p.base())
-					p.mergePlanes(dst[k:k+chunk], pl, ref[k:k+chunk], shape, autoZigzag)
+					p.mergePlanes(dst[k:k+chunk], pl, ref[k:k+chunk], shape, autoZigzag, nil)
 				})
 			}
 		}

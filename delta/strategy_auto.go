@@ -21,6 +21,9 @@ const (
 	autoAlone  = 2
 	autoStored = 3
 	autoZigzag = 4 // zigzag of the ordered difference
+	// autoZigzagSigns is zigzag with the differences negated by a rank-1
+	// sign pattern (signflip.go), for 16-bit float words.
+	autoZigzagSigns = 5
 )
 
 const (
@@ -35,6 +38,10 @@ type autoCodec struct {
 	// force, when non-zero, replaces the candidate choice for chunks with a
 	// reference by method force−1 (tests exercise every method with it).
 	force uint8
+	// cols is the tensor's row length in words (its innermost dimension in
+	// memory; 0 for tensors of fewer than two dimensions): the frame of the
+	// sign patterns of method zigzag_signs.
+	cols int64
 }
 
 func (autoCodec) params() []byte { return nil }
@@ -56,13 +63,14 @@ func (a autoCodec) encodeChunk(e *chunkEnc) ([]byte, uint8, bool, error) {
 	out := (*ob)[:autoHeaderSize]
 	out[0], out[1], out[2] = 0, 0, 0
 	var err error
-	if usesRef && l.float {
-		out, err = encodeWithClasses(out, e, s, method)
-		if err == nil && n <= autoSmallChunk {
-			out, err = smallerWithoutClasses(out, e, s, method)
-		}
+	if method == autoZigzagSigns {
+		sp, _ := fitSigns(a.frame(e, n))
+		out, err = encodeSigned(out, e, s, &sp)
 	} else {
-		out, err = encodeWithoutClasses(out, e, s, method)
+		out, err = encodeMethod(out, e, s, method)
+		if err == nil && method == autoZigzag && a.signable(e, s, n) {
+			out, method, err = a.smallerWithSigns(out, e, s, n)
+		}
 	}
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("planes: %w", err)
@@ -77,6 +85,80 @@ func (a autoCodec) encodeChunk(e *chunkEnc) ([]byte, uint8, bool, error) {
 		return stored, autoStored, false, nil
 	}
 	return append([]byte(nil), out...), method, usesRef, nil
+}
+
+// encodeMethod appends the chunk's block coded by method: float words with
+// a reference split by context classes (small chunks without them when
+// smaller), the others without classes.
+func encodeMethod(out []byte, e *chunkEnc, s kernelShape, method uint8) ([]byte, error) {
+	if method == autoAlone || !e.l.float {
+		return encodeWithoutClasses(out, e, s, method)
+	}
+	out, err := encodeWithClasses(out, e, s, method)
+	if err == nil && len(e.t)/s.raw() <= autoSmallChunk {
+		out, err = smallerWithoutClasses(out, e, s, method)
+	}
+	return out, err
+}
+
+// signable reports whether a chunk of n words is tried with method
+// zigzag_signs: 16-bit float words of a tensor of two or more dimensions,
+// enough of them to pay for the side bits.
+func (a autoCodec) signable(e *chunkEnc, s kernelShape, n int) bool {
+	return autoSignFlips && a.cols > 0 && e.l.float && s.w == 2 && !s.halves && n >= signMinWords
+}
+
+// frame returns the row length and the first word's column of the chunk's
+// sign pattern: the tensor's rows, or one row when the codec has none.
+func (a autoCodec) frame(e *chunkEnc, n int) (t, r []byte, cols, phase int) {
+	if a.cols <= 0 {
+		return e.t, e.r, max(n, 1), 0
+	}
+	return e.t, e.r, int(a.cols), int(e.first % a.cols)
+}
+
+// smallerWithSigns returns payload (a zigzag chunk) with method zigzag, or
+// the chunk coded by method zigzag_signs when the fitted pattern promises
+// to save bits and its payload is smaller.
+func (a autoCodec) smallerWithSigns(payload []byte, e *chunkEnc, s kernelShape, n int) ([]byte, uint8, error) {
+	sp, gain := fitSigns(a.frame(e, n))
+	if gain <= 0 {
+		return payload, autoZigzag, nil
+	}
+	bp := getBuf(len(payload))
+	defer putBuf(bp)
+	alt, err := encodeSigned(append((*bp)[:0], 0, 0, 0), e, s, &sp)
+	if err != nil || len(alt) >= len(payload) {
+		return payload, autoZigzag, err
+	}
+	*bp = alt
+	return append(payload[:0], alt...), autoZigzagSigns, nil
+}
+
+// encodeSigned appends, after out's auto header, the sign section of sp and
+// the zigzag block of the target with its differences negated by sp, and
+// fills the header.
+func encodeSigned(out []byte, e *chunkEnc, s kernelShape, sp *signPattern) ([]byte, error) {
+	n := len(e.t) / 2
+	mb := getBuf(maskBytes(n))
+	defer putBuf(mb)
+	sp.fillMask(*mb, n)
+	tb := getBuf(len(e.t))
+	defer putBuf(tb)
+	copy(*tb, e.t)
+	flipDiffs16(*tb, e.r, *mb, 0)
+	flipped := *e
+	flipped.t = *tb
+	hb := getBuf(len(e.t) + 1024)
+	defer putBuf(hb)
+	block, err := encodeMethod(append((*hb)[:0], 0, 0, 0), &flipped, s, autoZigzag)
+	if err != nil {
+		return nil, err
+	}
+	*hb = block
+	out = append(out[:0], block[:autoHeaderSize]...)
+	out = sp.appendSigns(out)
+	return append(out, block[autoHeaderSize:]...), nil
 }
 
 // encodeWithClasses appends the context parameters and the plane-coded
@@ -184,17 +266,48 @@ func (autoCodec) decodeChunk(d *chunkDec) error {
 			copy(d.dst, block)
 		}
 		return nil
+	case d.method == autoZigzagSigns:
+		return decodeSigned(d, s, block, nctx, base)
+	}
+	return decodeBlock(d, s, block, nctx, base, nil)
+}
+
+// decodeBlock decodes a block with or without context classes; sgn, when
+// set, is the word mask of the differences to negate (method
+// zigzag_signs, decoded as zigzag).
+func decodeBlock(d *chunkDec, s kernelShape, block []byte, nctx int, base uint16, sgn []byte) error {
+	switch {
 	case nctx == 0 && base == 0:
-		return decodeWithoutClasses(d, s, block)
-	case nctx == autoNCtx && d.method != autoAlone && l.float && len(d.r) == len(d.dst):
-		return decodeWithClasses(d, s, block, base)
+		return decodeWithoutClasses(d, s, block, sgn)
+	case nctx == autoNCtx && d.method != autoAlone && d.l.float && len(d.r) == len(d.dst):
+		return decodeWithClasses(d, s, block, base, sgn)
 	}
 	return fmt.Errorf("invalid context parameters nctx=%d base=%d", nctx, base)
 }
 
+// decodeSigned reads the sign section of a zigzag_signs chunk and decodes
+// the rest of its block as zigzag, negating the differences the pattern
+// selects.
+func decodeSigned(d *chunkDec, s kernelShape, block []byte, nctx int, base uint16) error {
+	if !d.l.float || s.w != 2 || s.halves || len(d.r) != len(d.dst) {
+		return fmt.Errorf("method %d needs 16-bit float words and the reference", d.method)
+	}
+	n := len(d.dst) / 2
+	sp, rest, err := parseSigns(block, n)
+	if err != nil {
+		return err
+	}
+	mb := getBuf(maskBytes(n))
+	defer putBuf(mb)
+	sp.fillMask(*mb, n)
+	zig := *d
+	zig.method = autoZigzag
+	return decodeBlock(&zig, s, rest, nctx, base, *mb)
+}
+
 // decodeWithoutClasses decodes a block without context and inverts the
-// chunk's transform.
-func decodeWithoutClasses(d *chunkDec, s kernelShape, block []byte) error {
+// chunk's transform (and, with sgn, negates the selected differences).
+func decodeWithoutClasses(d *chunkDec, s kernelShape, block []byte, sgn []byte) error {
 	dst, r := d.dst, d.r
 	if s.halves {
 		db := getBuf(len(d.dst) / 2)
@@ -213,6 +326,9 @@ func decodeWithoutClasses(d *chunkDec, s kernelShape, block []byte) error {
 		undiffWords(dst, dst, r, d.l)
 	case autoZigzag:
 		unzigzagWords(dst, dst, r, d.l)
+		if sgn != nil {
+			flipDiffs16(dst, r, sgn, 0)
+		}
 	}
 	if s.halves {
 		widenHalves(d.dst, dst)
@@ -225,7 +341,7 @@ func decodeWithoutClasses(d *chunkDec, s kernelShape, block []byte) error {
 // transform in the same pass. Method zigzag stores the class counts before
 // the block, so the reference is read once; the others count the classes of
 // the reference first.
-func decodeWithClasses(d *chunkDec, s kernelShape, block []byte, base uint16) error {
+func decodeWithClasses(d *chunkDec, s kernelShape, block []byte, base uint16, sgn []byte) error {
 	p := getPlan()
 	defer putPlan(p)
 	n := len(d.dst) / s.raw()
@@ -247,7 +363,7 @@ func decodeWithClasses(d *chunkDec, s kernelShape, block []byte, base uint16) er
 	if err := planes.DecodeSorted((*pb)[:s.w*n], block, s.w, p.counts[:]); err != nil {
 		return fmt.Errorf("planes: %w", err)
 	}
-	p.mergePlanes(d.dst, *pb, d.r, s, d.method)
+	p.mergePlanes(d.dst, *pb, d.r, s, d.method, sgn)
 	if !p.cursorsAtEnd() {
 		return fmt.Errorf("the reference's exponent classes do not match the stored class counts")
 	}

@@ -185,6 +185,10 @@ func EncodeTo(ctx context.Context, t StreamTensor, ref *StreamTensor, cfg Config
 	default:
 		e.c = newCodec(strategy, cfg)
 	}
+	if ac, ok := e.c.(autoCodec); ok {
+		ac.cols = rowWords(t.Shape, t.Fortran)
+		e.c = ac
+	}
 	chunk := int64(cfg.ChunkSize) / int64(t.DType.Size) * int64(t.DType.Size)
 	chunk = max(chunk, int64(t.DType.Size))
 	e.h = Header{
@@ -223,6 +227,9 @@ func EncodeTo(ctx context.Context, t StreamTensor, ref *StreamTensor, cfg Config
 	}
 	if err != nil {
 		return Header{}, 0, err
+	}
+	if e.usesSigns() {
+		e.h.FormatVersion = 2
 	}
 	if _, err := w.WriteAt(marshalHeader(&e.h, strategy.id(), e.flags(), e.params, e.table), 0); err != nil {
 		return Header{}, 0, fmt.Errorf("delta: write header: %w", err)
@@ -480,6 +487,17 @@ func (e *streamEnc) encodeChunks() (int64, error) {
 		sha.Sum(e.h.ContentHash[:0])
 	}
 	return pos, nil
+}
+
+// usesSigns reports whether a chunk of the table uses method
+// zigzag_signs, which needs format version 2.
+func (e *streamEnc) usesSigns() bool {
+	for _, c := range e.table {
+		if e.h.Strategy == Auto && c.method == autoZigzagSigns {
+			return true
+		}
+	}
+	return false
 }
 
 // encodeChunk reads and encodes chunk i with layout l.

@@ -1,0 +1,302 @@
+package delta
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+)
+
+// Method zigzag_signs (docs/FORMAT.md §4.2): the zigzag method of 16-bit
+// float words with the ordered differences negated where a rank-1 sign
+// pattern predicts them negative. The differences of a fine-tune's weight
+// matrix have such a pattern: the sign of row i times the sign of column j
+// predicts 62–86 % of their signs on trained weights (BENCHMARKS.md), so the
+// negated differences are mostly positive and their zigzag codes, low bit
+// included, are skewed: fewer bits a word after entropy coding.
+//
+// The pattern is fitted per chunk over the chunk's own frame: word k of the
+// chunk sits at row (phase+k)/cols and column (phase+k)%cols, so a chunk
+// decodes on its own and the decoder needs no shape. Negating is its own
+// inverse (modulo 2^16), so flipDiffs16 is both the encoder's transform of
+// the target and the decoder's fix-up; the AVX-512 gather negates inside
+// the kernel instead.
+
+// signFitPasses is the number of alternating row/column passes of the fit
+// after the columns' majority signs start it.
+const signFitPasses = 3
+
+// signMinWords is the smallest chunk, in words, tried with sign flips: the
+// side bits and the second encoding do not pay on fewer.
+const signMinWords = 4096
+
+// autoSignFlips lets benchmarks switch the sign-flip candidate off to
+// measure method zigzag on the same data in the same run.
+var autoSignFlips = true
+
+// signPattern is the side information of method zigzag_signs: a bit per
+// column and per row, set where the sign is negative.
+type signPattern struct {
+	cols    int    // words per row
+	phase   int    // column of the chunk's first word
+	colBits []byte // ⌈cols/8⌉ bytes, then 9 bytes of zero padding
+	rowBits []byte // ⌈rows/8⌉ bytes
+}
+
+// rowWords returns the row length of a tensor in elements: its innermost
+// dimension in memory (the last, or the first for Fortran order), or 0
+// for tensors of fewer than two dimensions.
+func rowWords(shape []int64, fortran bool) int64 {
+	switch {
+	case len(shape) < 2:
+		return 0
+	case fortran:
+		return shape[0]
+	}
+	return shape[len(shape)-1]
+}
+
+// signRows returns the rows n words starting at column phase touch.
+func signRows(cols, phase, n int) int { return (phase+n-1)/cols + 1 }
+
+// bit reports bit i of b (LSB first).
+func bit(b []byte, i int) bool { return b[i>>3]>>(i&7)&1 != 0 }
+
+// setBit sets bit i of b.
+func setBit(b []byte, i int) { b[i>>3] |= 1 << (i & 7) }
+
+// appendSigns appends the sign section: cols and phase as uvarints, then
+// the column bits and the row bits.
+func (sp *signPattern) appendSigns(out []byte) []byte {
+	out = binary.AppendUvarint(out, uint64(sp.cols))
+	out = binary.AppendUvarint(out, uint64(sp.phase))
+	out = append(out, sp.colBits[:(sp.cols+7)/8]...)
+	return append(out, sp.rowBits...)
+}
+
+// parseSigns reads the sign section of a chunk of n words from the start
+// of b and returns the pattern and the rest of b.
+func parseSigns(b []byte, n int) (signPattern, []byte, error) {
+	cols, k := binary.Uvarint(b)
+	if k <= 0 || cols == 0 || cols > uint64(8*len(b)) {
+		return signPattern{}, nil, fmt.Errorf("sign section: invalid cols")
+	}
+	b = b[k:]
+	phase, k := binary.Uvarint(b)
+	if k <= 0 || phase >= cols {
+		return signPattern{}, nil, fmt.Errorf("sign section: phase invalid or not below cols %d", cols)
+	}
+	b = b[k:]
+	sp := signPattern{cols: int(cols), phase: int(phase)}
+	cb, rb := (sp.cols+7)/8, (signRows(sp.cols, sp.phase, n)+7)/8
+	if len(b) < cb+rb {
+		return signPattern{}, nil, fmt.Errorf("sign section: %d bytes left for %d bytes of signs", len(b), cb+rb)
+	}
+	sp.colBits = append(make([]byte, 0, cb+9), b[:cb]...)[:cb+9]
+	sp.rowBits = b[cb : cb+rb]
+	return sp, b[cb+rb:], nil
+}
+
+// maskBytes is the size of the word mask of n words: whole 64-bit words and
+// one spare for the writes that straddle.
+func maskBytes(n int) int { return (n/64 + 2) * 8 }
+
+// fillMask sets bit k of m (LSB first, m zeroed here) for every word k of
+// the chunk's n words whose difference is negated: column bit ⊕ row bit.
+func (sp *signPattern) fillMask(m []byte, n int) {
+	m = m[:maskBytes(n)]
+	clear(m)
+	col := sp.phase
+	for pos, row := 0, 0; pos < n; row++ {
+		seg := min(sp.cols-col, n-pos)
+		inv := uint64(0)
+		if bit(sp.rowBits, row) {
+			inv = ^inv
+		}
+		for o := 0; o < seg; o += 64 {
+			v := bits64(sp.colBits, col+o) ^ inv
+			if left := seg - o; left < 64 {
+				v &= 1<<left - 1
+			}
+			orBits(m, pos+o, v)
+		}
+		pos += seg
+		col = 0
+	}
+}
+
+// bits64 returns the 64 bits of b from bit at on (b padded past them).
+func bits64(b []byte, at int) uint64 {
+	i, sh := at>>3, uint(at&7)
+	v := binary.LittleEndian.Uint64(b[i:]) >> sh
+	if sh != 0 {
+		v |= uint64(b[i+8]) << (64 - sh)
+	}
+	return v
+}
+
+// orBits ors v into m at bit at (one spare word past the last bit).
+func orBits(m []byte, at int, v uint64) {
+	i, sh := at>>6*8, uint(at&63)
+	binary.LittleEndian.PutUint64(m[i:], binary.LittleEndian.Uint64(m[i:])|v<<sh)
+	if sh != 0 {
+		binary.LittleEndian.PutUint64(m[i+8:], binary.LittleEndian.Uint64(m[i+8:])|v>>(64-sh))
+	}
+}
+
+// laneMask16 expands four mask bits to the 16-bit lanes of a pack.
+var laneMask16 = func() (t [16]uint64) {
+	for v := range t {
+		for k := range 4 {
+			if v>>k&1 != 0 {
+				t[v] |= 0xffff << (16 * k)
+			}
+		}
+	}
+	return t
+}()
+
+// flipPack16 negates the ordered difference of the lanes of t selected by
+// lm against r: unord(2·ord(r) − ord(t)), modulo 2^16 per lane.
+func flipPack16(t, r, lm uint64) uint64 {
+	or := ordPack16(r)
+	f := unordPack16(subPack16(addPack16(or, or), ordPack16(t)))
+	return t&^lm | f&lm
+}
+
+// flipDiffs16 negates, in place, the ordered difference against r of every
+// 16-bit word of d whose bit of the chunk's mask m is set; word i of d is
+// word first+i of the chunk.
+func flipDiffs16(d, r, m []byte, first int) {
+	r = r[:len(d)]
+	i := 0
+	for ; i+8 <= len(d) && (first+i/2)&3 == 0; i += 8 {
+		k := first + i/2
+		lm := laneMask16[m[k>>3]>>(k&7)&15]
+		if lm != 0 {
+			binary.LittleEndian.PutUint64(d[i:], flipPack16(binary.LittleEndian.Uint64(d[i:]), binary.LittleEndian.Uint64(r[i:]), lm))
+		}
+	}
+	for ; i+2 <= len(d); i += 2 {
+		if bit(m, first+i/2) {
+			v := flipPack16(uint64(binary.LittleEndian.Uint16(d[i:])), uint64(binary.LittleEndian.Uint16(r[i:])), 0xffff)
+			binary.LittleEndian.PutUint16(d[i:], uint16(v))
+		}
+	}
+}
+
+// fitSigns fits the rank-1 sign pattern of the ordered differences of the
+// n 16-bit float words t − r (chunk frame: cols words a row, the first
+// word at column phase) and returns it with the estimated bits it saves:
+// the entropy of the predicted signs below one bit each, minus the side
+// bits.
+func fitSigns(t, r []byte, cols, phase int) (signPattern, float64) {
+	n := len(t) / 2
+	rows := signRows(cols, phase, n)
+	sg := make([]int8, n)
+	for k := range n {
+		d := int16(ordPack16(uint64(binary.LittleEndian.Uint16(t[2*k:]))) - ordPack16(uint64(binary.LittleEndian.Uint16(r[2*k:]))))
+		switch {
+		case d > 0:
+			sg[k] = 1
+		case d < 0:
+			sg[k] = -1
+		}
+	}
+	rowS, colS := make([]int8, rows), make([]int8, cols)
+	for i := range rowS {
+		rowS[i] = 1
+	}
+	colSum, rowSum := make([]int32, cols), make([]int32, rows)
+	sumSigns(sg, cols, phase, rowS, colS, nil, colSum)
+	for range signFitPasses {
+		signsOf(colS, colSum)
+		sumSigns(sg, cols, phase, rowS, colS, rowSum, nil)
+		signsOf(rowS, rowSum)
+		sumSigns(sg, cols, phase, rowS, colS, nil, colSum)
+	}
+	signsOf(colS, colSum)
+	agree, nz := agreement(sg, cols, phase, rowS, colS)
+	sp := signPattern{cols: cols, phase: phase, colBits: make([]byte, (cols+7)/8+9), rowBits: make([]byte, (rows+7)/8)}
+	for j, s := range colS {
+		if s < 0 {
+			setBit(sp.colBits, j)
+		}
+	}
+	for i, s := range rowS {
+		if s < 0 {
+			setBit(sp.rowBits, i)
+		}
+	}
+	side := float64(8 * (len(sp.rowBits) + (cols+7)/8 + 2*binary.MaxVarintLen32))
+	if nz == 0 {
+		return sp, -side
+	}
+	p := float64(agree) / float64(nz)
+	return sp, float64(nz)*(1-binaryEntropy(p)) - side
+}
+
+// sumSigns adds, over the chunk's words, the signs s_ij times c_j into
+// rowSum[i] (when rowSum is set) or times r_i into colSum[j] (when colSum
+// is set), after clearing the sums it fills.
+func sumSigns(sg []int8, cols, phase int, rowS, colS []int8, rowSum, colSum []int32) {
+	clear(rowSum)
+	clear(colSum)
+	col := phase
+	for pos, row := 0, 0; pos < len(sg); row++ {
+		seg := sg[pos:min(pos+cols-col, len(sg))]
+		cs := colS[col : col+len(seg)]
+		if rowSum != nil {
+			acc := int32(0)
+			for j, s := range seg {
+				acc += int32(s * cs[j])
+			}
+			rowSum[row] = acc
+		} else {
+			sums := colSum[col : col+len(seg)]
+			rs := int32(rowS[row])
+			for j, s := range seg {
+				sums[j] += int32(s) * rs
+			}
+		}
+		pos += len(seg)
+		col = 0
+	}
+}
+
+// agreement counts the non-zero signs and those the pattern predicts.
+func agreement(sg []int8, cols, phase int, rowS, colS []int8) (agree, nz int64) {
+	col := phase
+	for pos, row := 0, 0; pos < len(sg); row++ {
+		seg := sg[pos:min(pos+cols-col, len(sg))]
+		cs := colS[col : col+len(seg)]
+		for j, s := range seg {
+			if s != 0 {
+				nz++
+				if s == cs[j]*rowS[row] {
+					agree++
+				}
+			}
+		}
+		pos += len(seg)
+		col = 0
+	}
+	return agree, nz
+}
+
+// signsOf sets s to the sign of each sum (+1 for zero).
+func signsOf(s []int8, sums []int32) {
+	for i, v := range sums {
+		s[i] = 1
+		if v < 0 {
+			s[i] = -1
+		}
+	}
+}
+
+// binaryEntropy is H(p) in bits.
+func binaryEntropy(p float64) float64 {
+	if p <= 0 || p >= 1 {
+		return 0
+	}
+	return -p*math.Log2(p) - (1-p)*math.Log2(1-p)
+}
