@@ -74,8 +74,15 @@ var avxTab = func() *avxTables {
 // is ctx_base − 1, both as the word (or, for halves, its upper half) sees
 // them.
 
+// gatherZig16AVX512 also negates the differences of the words whose bit
+// is set in the mask at sgn (method zigzag_signs), 16 bytes a block,
+// advancing by sgnStep bytes a block (0 with the zero mask noSigns).
+//
 //go:noescape
-func gatherZig16AVX512(d, r []byte, p0, p1 *byte, cur *[256]uint32, mant uint64, bm1 int64, tab *avxTables)
+func gatherZig16AVX512(d, r []byte, p0, p1 *byte, cur *[256]uint32, mant uint64, bm1 int64, tab *avxTables, sgn *byte, sgnStep int)
+
+// noSigns is the mask of a block without sign flips.
+var noSigns [16]byte
 
 //go:noescape
 func gatherZigHalvesAVX512(d, r []byte, p0, p1 *byte, cur *[256]uint32, mant uint64, bm1 int64, tab *avxTables)
@@ -107,7 +114,7 @@ func scatterZig32AVX512(t, r []byte, p0 *byte, stride int, cur *avxCursors, mant
 // with the AVX-512 kernels when they are enabled, and returns the bytes
 // of dst done. pl is the planes buffer of mergePlanes.
 func (p *classPlan) gatherZigFast(dst, pl, r []byte, s kernelShape, sgn []byte) int {
-	if !useAVX512 || sgn != nil {
+	if !useAVX512 || sgn != nil && (s.w != 2 || s.halves) {
 		return 0
 	}
 	rw := s.raw()
@@ -135,8 +142,13 @@ func (p *classPlan) gatherZigFast(dst, pl, r []byte, s kernelShape, sgn []byte) 
 	switch {
 	case s.halves:
 		gatherZigHalvesAVX512(dst[:done], r[:done], &pl[0], &pl[n], &p.cur, uint64(mant-16), b, avxTab)
+	case s.w == 2 && sgn != nil:
+		if len(sgn) < done/16 {
+			return 0
+		}
+		gatherZig16AVX512(dst[:done], r[:done], &pl[0], &pl[n], &p.cur, uint64(mant), b, avxTab, &sgn[0], 16)
 	case s.w == 2:
-		gatherZig16AVX512(dst[:done], r[:done], &pl[0], &pl[n], &p.cur, uint64(mant), b, avxTab)
+		gatherZig16AVX512(dst[:done], r[:done], &pl[0], &pl[n], &p.cur, uint64(mant), b, avxTab, &noSigns[0], 0)
 	default:
 		gatherZig32AVX512(dst[:done], r[:done], &pl[0], n, &p.cur, uint64(mant), b, avxTab)
 	}

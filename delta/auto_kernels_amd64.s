@@ -28,14 +28,29 @@
 // ord(r), mapped back by unord (docs/FORMAT.md §4); it clobbers r and t.
 // Z27 holds 0x8000 in every lane.
 #define INV16(z, r, out, t) \
-	VPSRLW     $1, z, out        \
-	VPSLLW     $15, z, t         \
-	VPSRAW     $15, t, t         \
-	VPXORD     t, out, out       \ // d = unzig(z)
-	VPSRAW     $15, r, t         \
-	VPTERNLOGD $0x1e, Z27, t, r  \ // ord(r) = r ^ (sign | 0x8000)
-	VPADDW     r, out, out       \
-	VPSRAW     $15, out, t       \
+	UNZIG16(z, out, t) \
+	ADDORD16(r, out, t)
+
+// INV16S is INV16 with the differences of the lanes in mask k negated
+// (method zigzag_signs); Z29 holds zero.
+#define INV16S(z, r, out, t, k) \
+	UNZIG16(z, out, t)        \
+	VPSUBW out, Z29, k, out   \ // d = −d in the flipped lanes
+	ADDORD16(r, out, t)
+
+// UNZIG16 sets out to the differences d = unzig(z); it clobbers t.
+#define UNZIG16(z, out, t) \
+	VPSRLW $1, z, out  \
+	VPSLLW $15, z, t   \
+	VPSRAW $15, t, t   \
+	VPXORD t, out, out
+
+// ADDORD16 sets out to unord(out + ord(r)); it clobbers r and t.
+#define ADDORD16(r, out, t) \
+	VPSRAW     $15, r, t        \
+	VPTERNLOGD $0x1e, Z27, t, r \ // ord(r) = r ^ (sign | 0x8000)
+	VPADDW     r, out, out      \
+	VPSRAW     $15, out, t      \
 	VPTERNLOGD $0x4b, Z27, t, out  // unord(u) = u ^ (^sign | 0x8000)
 
 // INV32 is INV16 on 32-bit lanes; Z27 holds 0x80000000 in every lane.
@@ -213,12 +228,15 @@ label:                              \
 	VPBROADCASTW AX, Z27           \
 	MOVQ         CX, done+96(FP)
 
-// func gatherZig16AVX512(d, r []byte, p0, p1 *byte, cur *[256]uint32, mant uint64, bm1 int64, tab *avxTables)
+// func gatherZig16AVX512(d, r []byte, p0, p1 *byte, cur *[256]uint32, mant uint64, bm1 int64, tab *avxTables, sgn *byte, sgnStep int)
 //
 // Blocks of 128 words here: two halves of 64 share one pass over the
-// classes present (fewer loop exits, the branch that mispredicts).
-TEXT ·gatherZig16AVX512(SB), NOSPLIT, $0-96
+// classes present (fewer loop exits, the branch that mispredicts). R14
+// walks the sign mask: 16 bytes (a bit per word) a block, sgnStep bytes
+// on (0: the same 16 zero bytes for method zigzag).
+TEXT ·gatherZig16AVX512(SB), NOSPLIT, $0-112
 	SETUP16
+	MOVQ  sgn+96(FP), R14
 	TESTQ CX, CX
 	JZ    done16
 
@@ -296,10 +314,15 @@ class16:
 	VPERMI2B  Z22, Z21, Z23
 	VMOVDQU64 T_ILVB(R13), Z24
 	VPERMI2B  Z22, Z21, Z24
-	INV16(Z10, Z0, Z12, Z14)
-	INV16(Z11, Z1, Z13, Z14)
-	INV16(Z23, Z16, Z25, Z14)
-	INV16(Z24, Z17, Z26, Z14)
+	KMOVD     (R14), K3
+	KMOVD     4(R14), K4
+	KMOVD     8(R14), K5
+	KMOVD     12(R14), K6
+	ADDQ      sgnStep+104(FP), R14
+	INV16S(Z10, Z0, Z12, Z14, K3)
+	INV16S(Z11, Z1, Z13, Z14, K4)
+	INV16S(Z23, Z16, Z25, Z14, K5)
+	INV16S(Z24, Z17, Z26, Z14, K6)
 	VMOVDQU64 Z12, (DI)
 	VMOVDQU64 Z13, 64(DI)
 	VMOVDQU64 Z25, 128(DI)

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
 )
 
 // Method zigzag_signs (docs/FORMAT.md §4.2): the zigzag method of 16-bit
@@ -21,13 +22,24 @@ import (
 // the target and the decoder's fix-up; the AVX-512 gather negates inside
 // the kernel instead.
 
-// signFitPasses is the number of alternating row/column passes of the fit
-// after the columns' majority signs start it.
-const signFitPasses = 3
+// signPowerPasses and signFitPasses are the passes of the fit: power
+// iterations, then at most that many alternating sign passes.
+var (
+	signPowerPasses = 4
+	signFitPasses   = 3
+)
 
 // signMinWords is the smallest chunk, in words, tried with sign flips: the
-// side bits and the second encoding do not pay on fewer.
-const signMinWords = 4096
+// side bits and the fit do not pay on fewer; signMinRows is the fewest
+// full rows.
+const (
+	signMinWords = 4096
+	signMinRows  = 8
+)
+
+// signSampleWords bounds the words of the full rows the column signs are
+// fitted on.
+const signSampleWords = 1 << 15
 
 // autoSignFlips lets benchmarks switch the sign-flip candidate off to
 // measure method zigzag on the same data in the same run.
@@ -186,37 +198,14 @@ func flipDiffs16(d, r, m []byte, first int) {
 
 // fitSigns fits the rank-1 sign pattern of the ordered differences of the
 // n 16-bit float words t − r (chunk frame: cols words a row, the first
-// word at column phase) and returns it with the estimated bits it saves:
-// the entropy of the predicted signs below one bit each, minus the side
-// bits.
+// word at column phase; at least one full row) and returns it with the
+// estimated bits it saves: the entropy of the predicted signs below one
+// bit each, minus the side bits. The columns are fitted on a sample of
+// full rows, the rows on every word: one pass over the chunk.
 func fitSigns(t, r []byte, cols, phase int) (signPattern, float64) {
-	n := len(t) / 2
-	rows := signRows(cols, phase, n)
-	sg := make([]int8, n)
-	for k := range n {
-		d := int16(ordPack16(uint64(binary.LittleEndian.Uint16(t[2*k:]))) - ordPack16(uint64(binary.LittleEndian.Uint16(r[2*k:]))))
-		switch {
-		case d > 0:
-			sg[k] = 1
-		case d < 0:
-			sg[k] = -1
-		}
-	}
-	rowS, colS := make([]int8, rows), make([]int8, cols)
-	for i := range rowS {
-		rowS[i] = 1
-	}
-	colSum, rowSum := make([]int32, cols), make([]int32, rows)
-	sumSigns(sg, cols, phase, rowS, colS, nil, colSum)
-	for range signFitPasses {
-		signsOf(colS, colSum)
-		sumSigns(sg, cols, phase, rowS, colS, rowSum, nil)
-		signsOf(rowS, rowSum)
-		sumSigns(sg, cols, phase, rowS, colS, nil, colSum)
-	}
-	signsOf(colS, colSum)
-	agree, nz := agreement(sg, cols, phase, rowS, colS)
-	sp := signPattern{cols: cols, phase: phase, colBits: make([]byte, (cols+7)/8+9), rowBits: make([]byte, (rows+7)/8)}
+	colS := fitColumns(t, r, cols, phase)
+	rowS, agree, nz := fitRows(t, r, cols, phase, colS)
+	sp := signPattern{cols: cols, phase: phase, colBits: make([]byte, (cols+7)/8+9), rowBits: make([]byte, (len(rowS)+7)/8)}
 	for j, s := range colS {
 		if s < 0 {
 			setBit(sp.colBits, j)
@@ -235,27 +224,141 @@ func fitSigns(t, r []byte, cols, phase int) (signPattern, float64) {
 	return sp, float64(nz)*(1-binaryEntropy(p)) - side
 }
 
-// sumSigns adds, over the chunk's words, the signs s_ij times c_j into
-// rowSum[i] (when rowSum is set) or times r_i into colSum[j] (when colSum
-// is set), after clearing the sums it fills.
-func sumSigns(sg []int8, cols, phase int, rowS, colS []int8, rowSum, colSum []int32) {
-	clear(rowSum)
-	clear(colSum)
+// wordSign returns the sign of the ordered difference of word k.
+func wordSign(t, r []byte, k int) int8 {
+	d := int16(ordPack16(uint64(binary.LittleEndian.Uint16(t[2*k:]))) - ordPack16(uint64(binary.LittleEndian.Uint16(r[2*k:]))))
+	switch {
+	case d > 0:
+		return 1
+	case d < 0:
+		return -1
+	}
+	return 0
+}
+
+// fullRows returns the chunk-frame index of the first full row and the
+// number of full rows of n words.
+func fullRows(cols, phase, n int) (first, count int) {
+	if phase != 0 {
+		first = 1
+	}
+	return first, max(0, (phase+n)/cols-first)
+}
+
+// fitColumns fits the column signs (±1) on up to signSampleWords words of
+// evenly spaced full rows: power iteration on their sign matrix (its
+// leading singular vectors; a start from the columns' majority signs alone
+// stays at chance when the row signs are balanced), then alternating sign
+// passes, each raising the agreement, until the rows stop changing.
+func fitColumns(t, r []byte, cols, phase int) []float32 {
+	first, full := fullRows(cols, phase, len(t)/2)
+	m := min(full, max(1, signSampleWords/cols))
+	sg := make([]int8, m*cols)
+	for s := range m {
+		start := (first+s*full/m)*cols - phase
+		for j := range cols {
+			sg[s*cols+j] = wordSign(t, r, start+j)
+		}
+	}
+	rowS, colS := make([]float32, m), make([]float32, cols)
+	for j := range colS {
+		colS[j] = 1
+	}
+	for range signPowerPasses {
+		sumSigns(sg, cols, 0, rowS, colS, rowS, nil)
+		normalize(rowS)
+		sumSigns(sg, cols, 0, rowS, colS, nil, colS)
+		normalize(colS)
+	}
+	signsOf(colS)
+	signsOf(rowS)
+	for range signFitPasses {
+		sumSigns(sg, cols, 0, rowS, colS, rowS, nil)
+		if !signsOf(rowS) {
+			break
+		}
+		sumSigns(sg, cols, 0, rowS, colS, nil, colS)
+		signsOf(colS)
+	}
+	return colS
+}
+
+// fitRows gives each row of the chunk the sign that agrees best with the
+// column signs colS (±1), and counts the non-zero differences and those
+// the pattern then predicts. Four words at a time (packs of swar.go):
+// the columns' negative bits as 16-bit lanes beside the differences'.
+func fitRows(t, r []byte, cols, phase int, colS []float32) (rowS []float32, agree, nz int64) {
+	n := len(t) / 2
+	rowS = make([]float32, signRows(cols, phase, n))
+	colNeg := make([]byte, 2*cols+8) // lane j: 1 where column j is negative
+	for j, c := range colS {
+		if c < 0 {
+			colNeg[2*j] = 1
+		}
+	}
+	col := phase
+	for pos, row := 0, 0; pos < n; row++ {
+		seg := min(cols-col, n-pos)
+		disagree, cnt := rowDisagree(t[2*pos:2*(pos+seg)], r[2*pos:2*(pos+seg)], colNeg[2*col:])
+		rowS[row] = 1
+		if 2*disagree > cnt {
+			rowS[row], disagree = -1, cnt-disagree
+		}
+		agree += cnt - disagree
+		nz += cnt
+		pos += seg
+		col = 0
+	}
+	return rowS, agree, nz
+}
+
+// rowDisagree counts the non-zero ordered differences of the 16-bit words
+// t − r and those whose sign differs from the column sign (colNeg: a
+// 16-bit lane a word, 1 for negative, padded).
+func rowDisagree(t, r, colNeg []byte) (disagree, nz int64) {
+	const low15 = ^uint64(hi16)
+	i := 0
+	for ; i+8 <= len(t); i += 8 {
+		d := subPack16(ordPack16(binary.LittleEndian.Uint64(t[i:])), ordPack16(binary.LittleEndian.Uint64(r[i:])))
+		nonzero := ((d & low15) + low15 | d) & hi16
+		cneg := binary.LittleEndian.Uint64(colNeg[i:]) << 15
+		disagree += int64(bits.OnesCount64((d ^ cneg) & nonzero))
+		nz += int64(bits.OnesCount64(nonzero))
+	}
+	for ; i+2 <= len(t); i += 2 {
+		if s := wordSign(t, r, i/2); s != 0 {
+			nz++
+			if (s < 0) != (colNeg[i] != 0) {
+				disagree++
+			}
+		}
+	}
+	return disagree, nz
+}
+
+// sumSigns sums, over the chunk's words, the signs s_ij weighted by the
+// column weights colW[j] into rowSum[i] (when rowSum is set) or by the row
+// weights rowW[i] into colSum[j] (when colSum is set); the sum it fills
+// may be the weights it does not read.
+func sumSigns(sg []int8, cols, phase int, rowW, colW, rowSum, colSum []float32) {
+	if colSum != nil {
+		clear(colSum)
+	}
 	col := phase
 	for pos, row := 0, 0; pos < len(sg); row++ {
 		seg := sg[pos:min(pos+cols-col, len(sg))]
-		cs := colS[col : col+len(seg)]
 		if rowSum != nil {
-			acc := int32(0)
+			cw := colW[col : col+len(seg)]
+			acc := float32(0)
 			for j, s := range seg {
-				acc += int32(s * cs[j])
+				acc += float32(s) * cw[j]
 			}
 			rowSum[row] = acc
 		} else {
 			sums := colSum[col : col+len(seg)]
-			rs := int32(rowS[row])
+			rw := rowW[row]
 			for j, s := range seg {
-				sums[j] += int32(s) * rs
+				sums[j] += float32(s) * rw
 			}
 		}
 		pos += len(seg)
@@ -263,34 +366,33 @@ func sumSigns(sg []int8, cols, phase int, rowS, colS []int8, rowSum, colSum []in
 	}
 }
 
-// agreement counts the non-zero signs and those the pattern predicts.
-func agreement(sg []int8, cols, phase int, rowS, colS []int8) (agree, nz int64) {
-	col := phase
-	for pos, row := 0, 0; pos < len(sg); row++ {
-		seg := sg[pos:min(pos+cols-col, len(sg))]
-		cs := colS[col : col+len(seg)]
-		for j, s := range seg {
-			if s != 0 {
-				nz++
-				if s == cs[j]*rowS[row] {
-					agree++
-				}
-			}
-		}
-		pos += len(seg)
-		col = 0
+// normalize scales w so that its largest magnitude is 1.
+func normalize(w []float32) {
+	m := float32(0)
+	for _, v := range w {
+		m = max(m, v, -v)
 	}
-	return agree, nz
+	if m == 0 {
+		return
+	}
+	for i := range w {
+		w[i] /= m
+	}
 }
 
-// signsOf sets s to the sign of each sum (+1 for zero).
-func signsOf(s []int8, sums []int32) {
-	for i, v := range sums {
-		s[i] = 1
+// signsOf replaces each weight by its sign (+1 for zero) and reports
+// whether any sign changed.
+func signsOf(w []float32) bool {
+	changed := false
+	for i, v := range w {
+		n := float32(1)
 		if v < 0 {
-			s[i] = -1
+			n = -1
 		}
+		changed = changed || n != w[i]
+		w[i] = n
 	}
+	return changed
 }
 
 // binaryEntropy is H(p) in bits.

@@ -62,15 +62,23 @@ func (a autoCodec) encodeChunk(e *chunkEnc) ([]byte, uint8, bool, error) {
 	defer putBuf(ob)
 	out := (*ob)[:autoHeaderSize]
 	out[0], out[1], out[2] = 0, 0, 0
+	var sp *signPattern
+	switch {
+	case method == autoZigzagSigns: // forced
+		fit, _ := fitSigns(a.frame(e, n))
+		sp = &fit
+	case method == autoZigzag && a.signable(e, s, n):
+		// Like the candidate choice, by estimate: on the trained weights
+		// it picked the smaller form for every tensor (CHANGELOG.md).
+		if fit, gain := fitSigns(a.frame(e, n)); gain > 0 {
+			sp, method = &fit, autoZigzagSigns
+		}
+	}
 	var err error
-	if method == autoZigzagSigns {
-		sp, _ := fitSigns(a.frame(e, n))
-		out, err = encodeSigned(out, e, s, &sp)
+	if sp != nil {
+		out, err = encodeSigned(out, e, s, sp)
 	} else {
 		out, err = encodeMethod(out, e, s, method)
-		if err == nil && method == autoZigzag && a.signable(e, s, n) {
-			out, method, err = a.smallerWithSigns(out, e, s, n)
-		}
 	}
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("planes: %w", err)
@@ -105,7 +113,11 @@ func encodeMethod(out []byte, e *chunkEnc, s kernelShape, method uint8) ([]byte,
 // zigzag_signs: 16-bit float words of a tensor of two or more dimensions,
 // enough of them to pay for the side bits.
 func (a autoCodec) signable(e *chunkEnc, s kernelShape, n int) bool {
-	return autoSignFlips && a.cols > 0 && e.l.float && s.w == 2 && !s.halves && n >= signMinWords
+	if !autoSignFlips || a.cols <= 0 || !e.l.float || s.w != 2 || s.halves || n < signMinWords {
+		return false
+	}
+	_, full := fullRows(int(min(a.cols, int64(n))), int(e.first%a.cols), n)
+	return full >= signMinRows
 }
 
 // frame returns the row length and the first word's column of the chunk's
@@ -115,24 +127,6 @@ func (a autoCodec) frame(e *chunkEnc, n int) (t, r []byte, cols, phase int) {
 		return e.t, e.r, max(n, 1), 0
 	}
 	return e.t, e.r, int(a.cols), int(e.first % a.cols)
-}
-
-// smallerWithSigns returns payload (a zigzag chunk) with method zigzag, or
-// the chunk coded by method zigzag_signs when the fitted pattern promises
-// to save bits and its payload is smaller.
-func (a autoCodec) smallerWithSigns(payload []byte, e *chunkEnc, s kernelShape, n int) ([]byte, uint8, error) {
-	sp, gain := fitSigns(a.frame(e, n))
-	if gain <= 0 {
-		return payload, autoZigzag, nil
-	}
-	bp := getBuf(len(payload))
-	defer putBuf(bp)
-	alt, err := encodeSigned(append((*bp)[:0], 0, 0, 0), e, s, &sp)
-	if err != nil || len(alt) >= len(payload) {
-		return payload, autoZigzag, err
-	}
-	*bp = alt
-	return append(payload[:0], alt...), autoZigzagSigns, nil
 }
 
 // encodeSigned appends, after out's auto header, the sign section of sp and

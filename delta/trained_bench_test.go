@@ -23,7 +23,10 @@ import (
 //     recipe), over auto on the base alone;
 //   - decode_GB/s: auto's decode of the fine-tune chunk by chunk
 //     (DecodeChunk, the mount's path; opening the object and the
-//     whole-tensor SHA-256 checks not counted), wall time, one goroutine.
+//     whole-tensor SHA-256 checks not counted), wall time, one goroutine;
+//   - m4_x_vs_xor_planes and m4_decode_GB/s: the same with the sign flips
+//     off (auto's method zigzag where it now picks zigzag_signs), and
+//     signed_tensors: the tensors with a chunk of zigzag_signs.
 //
 // Sizes count every tensor, the smallest included.
 func BenchmarkTrainedWeights(b *testing.B) {
@@ -40,8 +43,8 @@ func BenchmarkTrainedWeights(b *testing.B) {
 			ft := readTrained(b, filepath.Join(dir, prec, "ft", "model.safetensors"))
 			cfg := DefaultConfig()
 			cfg.Concurrency = 1
-			var raw, auto, xorPlanes, baseAuto, grouped, decodeBytes int64
-			var decodeTime time.Duration
+			var raw, auto, autoM4, xorPlanes, baseAuto, grouped, decodeBytes, signed int64
+			var decodeTime, decodeTimeM4 time.Duration
 			for name, t := range ft {
 				r, ok := base[name]
 				if !ok {
@@ -55,11 +58,26 @@ func BenchmarkTrainedWeights(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
+				autoSignFlips = false
+				objM4, err := Encode(t, &r, cfg)
+				autoSignFlips = true
+				if err != nil {
+					b.Fatal(err)
+				}
+				if !bytes.Equal(obj, objM4) {
+					signed++
+				}
 				got, dt, err := decodeChunks(obj, r.Data)
 				decodeTime += dt
 				if err != nil || !bytes.Equal(got, t.Data) {
 					b.Fatalf("%s: decode: %v", name, err)
 				}
+				got, dt, err = decodeChunks(objM4, r.Data)
+				decodeTimeM4 += dt
+				if err != nil || !bytes.Equal(got, t.Data) {
+					b.Fatalf("%s: decode without sign flips: %v", name, err)
+				}
+				autoM4 += int64(len(objM4))
 				raw += int64(len(t.Data))
 				decodeBytes += int64(len(t.Data))
 				auto += int64(len(obj))
@@ -73,6 +91,11 @@ func BenchmarkTrainedWeights(b *testing.B) {
 			b.ReportMetric(float64(raw)/float64(auto), "ft_ratio")
 			b.ReportMetric(float64(raw)/float64(baseAuto), "base_ratio")
 			b.ReportMetric(float64(decodeBytes)/decodeTime.Seconds()/1e9, "decode_GB/s")
+			b.ReportMetric(float64(xorPlanes)/float64(autoM4), "m4_x_vs_xor_planes")
+			b.ReportMetric(float64(decodeBytes)/decodeTimeM4.Seconds()/1e9, "m4_decode_GB/s")
+			b.ReportMetric(float64(signed), "signed_tensors")
+			b.ReportMetric(float64(auto), "auto_bytes")
+			b.ReportMetric(float64(xorPlanes), "xor_planes_bytes")
 		})
 	}
 }
