@@ -137,7 +137,7 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 		if errno != 0 {
 			return nil, 0, errno
 		}
-		return n.newWriteHandle(st), 0, 0
+		return n.newWriteHandle(st), n.fsys.writeOpenFlags(flags), 0
 	}
 
 	src, errno := n.openContent(ctx)

@@ -104,7 +104,7 @@ func (n *dirNode) Create(ctx context.Context, name string, flags, mode uint32, o
 	// Pending entries are not cached: the next lookup sees the commit.
 	out.SetEntryTimeout(0)
 	out.SetAttrTimeout(0)
-	return child, fn.newWriteHandle(st), 0, 0
+	return child, fn.newWriteHandle(st), fn.fsys.writeOpenFlags(flags), 0
 }
 
 // Unlink removes a file; a file still being written loses its name and its

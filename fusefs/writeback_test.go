@@ -367,3 +367,58 @@ func storedContent(s *store.Store, path string) ([]byte, error) {
 	}
 	return got[:k], err
 }
+
+// TestWritebackDirectWrite: a write-only handle of a write-back mount
+// writes with direct I/O, and a reader of the same file in the mount still
+// sees each write at once (its cached pages of the range are dropped),
+// the size growing with it, before and after the close.
+func TestWritebackDirectWrite(t *testing.T) {
+	testenv.RequireFUSE(t)
+	s, _ := newStore(t, store.Options{})
+	m := mountStore(t, s, MountOptions{Writeback: true})
+	path := filepath.Join(m.Dir(), "f.bin")
+	w, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	first, second := bytes.Repeat([]byte("a"), 8192), bytes.Repeat([]byte("b"), 4096)
+	if _, err := w.Write(first); err != nil {
+		t.Fatal(err)
+	}
+	r, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	readBack := func(want []byte) {
+		t.Helper()
+		got := make([]byte, len(want)+1)
+		k, err := r.ReadAt(got, 0)
+		if err != nil && !errors.Is(err, io.EOF) {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got[:k], want) {
+			t.Fatalf("read %d bytes %q..., want %d bytes %q...", k, got[:min(k, 4)], len(want), want[:4])
+		}
+	}
+	readBack(first) // now in the reader's page cache
+	if _, err := w.WriteAt(second, 2048); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.WriteAt(second, 8192); err != nil {
+		t.Fatal(err)
+	}
+	want := append(append(append([]byte{}, first[:2048]...), second...), first[6144:]...)
+	want = append(want, second...)
+	readBack(want)
+	if fi, err := os.Stat(path); err != nil || fi.Size() != int64(len(want)) {
+		t.Fatalf("stat: %v, %v; want size %d", fi, err, len(want))
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	readBack(want)
+	drained(t, m.Dir())
+	readBack(want)
+}
