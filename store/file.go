@@ -101,7 +101,7 @@ func (f *File) ReadAtContext(ctx context.Context, p []byte, off int64) (int, err
 	}
 	if n < len(want) {
 		dataOff := off + int64(n) - hlen
-		if err := f.s.readObject(ctx, f.object, dataOff, want[n:], 0, readOptions{}); err != nil {
+		if err := f.s.readData(ctx, f.object, dataOff, want[n:]); err != nil {
 			return 0, f.readError(err)
 		}
 		f.noteRead(dataOff, dataOff+int64(len(want)-n))

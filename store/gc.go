@@ -131,6 +131,7 @@ func (s *Store) deleteObject(ctx context.Context, id string) (int64, error) {
 		r.Close()
 	}
 	s.handles.forget(id)
+	s.records.forget(id)
 	if err := s.objects.Delete(ctx, id); err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, catalog.ErrNotFound) {
 		return 0, fmt.Errorf("delete object %s: %w", shortID(id), err)
 	}

@@ -23,6 +23,9 @@ type objectHandle struct {
 
 	refs int           // guarded by handlePool.mu
 	idle *list.Element // in handlePool.idle when refs == 0
+	// detached: out of the pool (its record went stale), closed at its
+	// last release; guarded by handlePool.mu.
+	detached bool
 }
 
 // handlePool keeps opened objects: every handle in use, plus up to max idle
@@ -83,6 +86,10 @@ func (s *Store) release(h *objectHandle) {
 	if h.refs > 0 {
 		return
 	}
+	if h.detached {
+		h.file.Close()
+		return
+	}
 	h.idle = p.idle.PushFront(h)
 	for p.idle.Len() > p.max {
 		old := p.idle.Remove(p.idle.Back()).(*objectHandle)
@@ -104,6 +111,28 @@ func (p *handlePool) forget(id string) {
 	}
 }
 
+// detach takes the handles of ids out of the pool, so that the next
+// acquire opens them afresh: idle ones are closed now, ones in use at
+// their last release.
+func (p *handlePool) detach(ids ...string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, id := range ids {
+		h, ok := p.open[id]
+		if !ok {
+			continue
+		}
+		delete(p.open, id)
+		if h.refs > 0 {
+			h.detached = true
+			continue
+		}
+		p.idle.Remove(h.idle)
+		h.idle = nil
+		h.file.Close()
+	}
+}
+
 // closeAll closes every idle handle (the store is closing).
 func (p *handlePool) closeAll() {
 	p.mu.Lock()
@@ -119,12 +148,12 @@ func (p *handlePool) closeAll() {
 // openObject opens object id and checks its header against its record.
 // Missing or unreadable objects are ErrCorrupt: the catalog references them.
 func (s *Store) openObject(ctx context.Context, id string) (*objectHandle, error) {
-	rec, err := s.catalog.Object(ctx, id)
-	if errors.Is(err, catalog.ErrNotFound) {
-		return nil, corruptError(id, fmt.Errorf("object record missing from the catalog"))
-	}
-	if err != nil {
-		return nil, fmt.Errorf("object %s: %w", shortID(id), err)
+	rec, cached := s.records.get(id)
+	if !cached {
+		var err error
+		if rec, err = s.objectRecord(ctx, id); err != nil {
+			return nil, err
+		}
 	}
 	f, err := s.openObjectFile(ctx, rec)
 	if errors.Is(err, catalog.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
@@ -146,7 +175,23 @@ func (s *Store) openObject(ctx context.Context, id string) (*objectHandle, error
 		f.Close()
 		return nil, corruptError(id, fmt.Errorf("object header disagrees with its catalog record"))
 	}
+	if !cached {
+		s.records.put(rec)
+	}
 	return &objectHandle{id: id, rec: rec, file: f, obj: obj}, nil
+}
+
+// objectRecord returns the catalog's record of object id; a missing one is
+// ErrCorrupt: the catalog references it.
+func (s *Store) objectRecord(ctx context.Context, id string) (catalog.Object, error) {
+	rec, err := s.catalog.Object(ctx, id)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return rec, corruptError(id, fmt.Errorf("object record missing from the catalog"))
+	}
+	if err != nil {
+		return rec, fmt.Errorf("object %s: %w", shortID(id), err)
+	}
+	return rec, nil
 }
 
 // openObjectFile opens the file of the object rec records; a remote object

@@ -26,6 +26,7 @@ import (
 //	deltafs-store   marker, as for a local store
 //	remote.json     where the catalog and the objects are (RemoteConfig)
 //	cache/          the disk cache of object ranges read
+//	records.log     the catalog records of the objects read (records.go)
 //	tmp/            objects being written, before their upload
 //	staging/        spool files of writes in progress
 //
@@ -240,6 +241,7 @@ func (s *Store) openRemote(ctx context.Context, cfg RemoteConfig) error {
 		return fmt.Errorf("open store %s: objects: %w", s.dir, err)
 	}
 	s.catalog, s.objects = cat, objs
+	s.records = openRecordCache(filepath.Join(s.dir, recordsName), s.log)
 	return nil
 }
 

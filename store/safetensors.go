@@ -321,7 +321,7 @@ func (f *File) readParts(ctx context.Context, dst []byte, off int64) error {
 		p := f.parts[i]
 		in := off - p.off
 		n := min(int64(len(dst)), p.size-in)
-		if err := f.s.readObject(ctx, p.object, in, dst[:n], 0, readOptions{}); err != nil {
+		if err := f.s.readData(ctx, p.object, in, dst[:n]); err != nil {
 			return err
 		}
 		dst, off, i = dst[n:], off+n, i+1

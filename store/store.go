@@ -122,6 +122,9 @@ type Store struct {
 	// remote: the catalog and objects are shared by other hosts (see
 	// remote.go), which no local lock excludes.
 	remote bool
+	// records caches the records of the objects a remote store's host
+	// opened (records.go); nil for a local store.
+	records *recordCache
 
 	backlogMu sync.Mutex
 	backlog   map[int64]int64 // this process's pending write-back files: id → bytes
@@ -262,6 +265,7 @@ func (s *Store) Close() error {
 		if s.handles != nil {
 			s.handles.closeAll()
 		}
+		errs = append(errs, s.records.close())
 		if s.catalog != nil {
 			errs = append(errs, s.catalog.Close())
 		}
