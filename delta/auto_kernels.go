@@ -112,7 +112,7 @@ func (p *classPlan) mergePlanes(dst, pl, r []byte, s kernelShape, op uint8, sgn 
 		p.mergeOne(dst, pl, r, s, op, i)
 	}
 	if sgn != nil {
-		flipDiffs16(dst[fast:], r[fast:], sgn, fast/2)
+		flipDiffs16(dst[fast:], dst[fast:], r[fast:], sgn, fast/2)
 	}
 }
 

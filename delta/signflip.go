@@ -26,7 +26,7 @@ import (
 // iterations, then at most that many alternating sign passes.
 var (
 	signPowerPasses = 4
-	signFitPasses   = 3
+	signFitPasses   = 1
 )
 
 // signMinWords is the smallest chunk, in words, tried with sign flips: the
@@ -175,24 +175,26 @@ func flipPack16(t, r, lm uint64) uint64 {
 	return t&^lm | f&lm
 }
 
-// flipDiffs16 negates, in place, the ordered difference against r of every
-// 16-bit word of d whose bit of the chunk's mask m is set; word i of d is
-// word first+i of the chunk.
-func flipDiffs16(d, r, m []byte, first int) {
-	r = r[:len(d)]
+// flipDiffs16 writes to dst the 16-bit words of t with the ordered
+// difference against r negated where the word's bit of the chunk's mask m
+// is set (dst may be t); word i of t is word first+i of the chunk.
+func flipDiffs16(dst, t, r, m []byte, first int) {
+	t, r = t[:len(dst)], r[:len(dst)]
 	i := 0
-	for ; i+8 <= len(d) && (first+i/2)&3 == 0; i += 8 {
+	for ; i+8 <= len(dst) && (first+i/2)&3 == 0; i += 8 {
 		k := first + i/2
-		lm := laneMask16[m[k>>3]>>(k&7)&15]
-		if lm != 0 {
-			binary.LittleEndian.PutUint64(d[i:], flipPack16(binary.LittleEndian.Uint64(d[i:]), binary.LittleEndian.Uint64(r[i:]), lm))
+		v := binary.LittleEndian.Uint64(t[i:])
+		if lm := laneMask16[m[k>>3]>>(k&7)&15]; lm != 0 {
+			v = flipPack16(v, binary.LittleEndian.Uint64(r[i:]), lm)
 		}
+		binary.LittleEndian.PutUint64(dst[i:], v)
 	}
-	for ; i+2 <= len(d); i += 2 {
+	for ; i+2 <= len(dst); i += 2 {
+		v := uint64(binary.LittleEndian.Uint16(t[i:]))
 		if bit(m, first+i/2) {
-			v := flipPack16(uint64(binary.LittleEndian.Uint16(d[i:])), uint64(binary.LittleEndian.Uint16(r[i:])), 0xffff)
-			binary.LittleEndian.PutUint16(d[i:], uint16(v))
+			v = flipPack16(v, uint64(binary.LittleEndian.Uint16(r[i:])), 0xffff)
 		}
+		binary.LittleEndian.PutUint16(dst[i:], uint16(v))
 	}
 }
 
@@ -201,9 +203,16 @@ func flipDiffs16(d, r, m []byte, first int) {
 // word at column phase; at least one full row) and returns it with the
 // estimated bits it saves: the entropy of the predicted signs below one
 // bit each, minus the side bits. The columns are fitted on a sample of
-// full rows, the rows on every word: one pass over the chunk.
-func fitSigns(t, r []byte, cols, phase int) (signPattern, float64) {
-	colS := fitColumns(t, r, cols, phase)
+// full rows, the rows on every word: one pass over the chunk, skipped when
+// quick and the sample's own estimate is not positive (the pattern is then
+// not returned).
+func fitSigns(t, r []byte, cols, phase int, quick bool) (signPattern, float64) {
+	colS, perWord := fitColumns(t, r, cols, phase)
+	n := len(t) / 2
+	side := float64(8 * ((signRows(cols, phase, n)+7)/8 + (cols+7)/8 + 2*binary.MaxVarintLen32))
+	if quick && perWord*float64(n) <= side {
+		return signPattern{}, perWord*float64(n) - side // the sample's estimate: not worth the full pass
+	}
 	rowS, agree, nz := fitRows(t, r, cols, phase, colS)
 	sp := signPattern{cols: cols, phase: phase, colBits: make([]byte, (cols+7)/8+9), rowBits: make([]byte, (len(rowS)+7)/8)}
 	for j, s := range colS {
@@ -216,7 +225,6 @@ func fitSigns(t, r []byte, cols, phase int) (signPattern, float64) {
 			setBit(sp.rowBits, i)
 		}
 	}
-	side := float64(8 * (len(sp.rowBits) + (cols+7)/8 + 2*binary.MaxVarintLen32))
 	if nz == 0 {
 		return sp, -side
 	}
@@ -250,14 +258,17 @@ func fullRows(cols, phase, n int) (first, count int) {
 // leading singular vectors; a start from the columns' majority signs alone
 // stays at chance when the row signs are balanced), then alternating sign
 // passes, each raising the agreement, until the rows stop changing.
-func fitColumns(t, r []byte, cols, phase int) []float32 {
+//
+// It also returns the bits a word the pattern saves on the sample (rows
+// refitted to it).
+func fitColumns(t, r []byte, cols, phase int) ([]float32, float64) {
 	first, full := fullRows(cols, phase, len(t)/2)
 	m := min(full, max(1, signSampleWords/cols))
-	sg := make([]int8, m*cols)
+	sg := make([]float32, m*cols)
 	for s := range m {
 		start := (first+s*full/m)*cols - phase
 		for j := range cols {
-			sg[s*cols+j] = wordSign(t, r, start+j)
+			sg[s*cols+j] = float32(wordSign(t, r, start+j))
 		}
 	}
 	rowS, colS := make([]float32, m), make([]float32, cols)
@@ -265,22 +276,38 @@ func fitColumns(t, r []byte, cols, phase int) []float32 {
 		colS[j] = 1
 	}
 	for range signPowerPasses {
-		sumSigns(sg, cols, 0, rowS, colS, rowS, nil)
+		sumSigns(sg, cols, rowS, colS, rowS, nil)
 		normalize(rowS)
-		sumSigns(sg, cols, 0, rowS, colS, nil, colS)
+		sumSigns(sg, cols, rowS, colS, nil, colS)
 		normalize(colS)
 	}
 	signsOf(colS)
 	signsOf(rowS)
 	for range signFitPasses {
-		sumSigns(sg, cols, 0, rowS, colS, rowS, nil)
+		sumSigns(sg, cols, rowS, colS, rowS, nil)
 		if !signsOf(rowS) {
 			break
 		}
-		sumSigns(sg, cols, 0, rowS, colS, nil, colS)
+		sumSigns(sg, cols, rowS, colS, nil, colS)
 		signsOf(colS)
 	}
-	return colS
+	return colS, sampleSaving(sg, cols, colS)
+}
+
+// sampleSaving returns the bits a word the column signs save on the sample
+// sg, each row taking its better sign.
+func sampleSaving(sg []float32, cols int, colS []float32) float64 {
+	agree, nz := 0.0, 0.0
+	for row := range len(sg) / cols {
+		seg := sg[row*cols : (row+1)*cols]
+		d, cnt := dot(seg, colS), dot(seg, seg)
+		agree += float64(cnt+max(d, -d)) / 2
+		nz += float64(cnt)
+	}
+	if nz == 0 {
+		return 0
+	}
+	return nz / float64(len(sg)) * (1 - binaryEntropy(agree/nz))
 }
 
 // fitRows gives each row of the chunk the sign that agrees best with the
@@ -336,34 +363,43 @@ func rowDisagree(t, r, colNeg []byte) (disagree, nz int64) {
 	return disagree, nz
 }
 
-// sumSigns sums, over the chunk's words, the signs s_ij weighted by the
-// column weights colW[j] into rowSum[i] (when rowSum is set) or by the row
-// weights rowW[i] into colSum[j] (when colSum is set); the sum it fills
-// may be the weights it does not read.
-func sumSigns(sg []int8, cols, phase int, rowW, colW, rowSum, colSum []float32) {
+// sumSigns sums, over a sample of full rows of cols signs each, the signs
+// s_ij weighted by the column weights colW[j] into rowSum[i] (when rowSum
+// is set) or by the row weights rowW[i] into colSum[j] (when colSum is
+// set); the sum it fills may be the weights it does not read.
+func sumSigns(sg []float32, cols int, rowW, colW, rowSum, colSum []float32) {
 	if colSum != nil {
 		clear(colSum)
 	}
-	col := phase
-	for pos, row := 0, 0; pos < len(sg); row++ {
-		seg := sg[pos:min(pos+cols-col, len(sg))]
+	for row := range len(sg) / cols {
+		seg := sg[row*cols : (row+1)*cols]
 		if rowSum != nil {
-			cw := colW[col : col+len(seg)]
-			acc := float32(0)
-			for j, s := range seg {
-				acc += float32(s) * cw[j]
-			}
-			rowSum[row] = acc
-		} else {
-			sums := colSum[col : col+len(seg)]
-			rw := rowW[row]
-			for j, s := range seg {
-				sums[j] += float32(s) * rw
-			}
+			rowSum[row] = dot(seg, colW)
+			continue
 		}
-		pos += len(seg)
-		col = 0
+		rw := rowW[row]
+		for j, s := range seg {
+			colSum[j] += s * rw
+		}
 	}
+}
+
+// dot returns Σ a[j]·b[j] over a, in four independent sums (one chain of
+// dependent adds runs at a quarter of the speed).
+func dot(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	j := 0
+	for ; j+4 <= len(a); j += 4 {
+		s0 += a[j] * b[j]
+		s1 += a[j+1] * b[j+1]
+		s2 += a[j+2] * b[j+2]
+		s3 += a[j+3] * b[j+3]
+	}
+	for ; j < len(a); j++ {
+		s0 += a[j] * b[j]
+	}
+	return s0 + s1 + s2 + s3
 }
 
 // normalize scales w so that its largest magnitude is 1.

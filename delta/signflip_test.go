@@ -84,7 +84,7 @@ func TestFlipDiffs16(t *testing.T) {
 		t.Run(fmt.Sprintf("first%d", first), func(t *testing.T) {
 			got := bytes.Clone(d[2*first:])
 			rr := r[2*first:]
-			flipDiffs16(got, rr, m, first)
+			flipDiffs16(got, got, rr, m, first)
 			for k := first; k < n; k++ {
 				tv, rv := getWord(d, 2, k), getWord(r, 2, k)
 				want := tv
@@ -97,7 +97,7 @@ func TestFlipDiffs16(t *testing.T) {
 					t.Fatalf("word %d: t=%#04x r=%#04x: got %#04x, want %#04x", k, tv, rv, g, want)
 				}
 			}
-			flipDiffs16(got, rr, m, first)
+			flipDiffs16(got, got, rr, m, first)
 			if !bytes.Equal(got, d[2*first:]) {
 				t.Fatal("flipping twice is not the identity")
 			}

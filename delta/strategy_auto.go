@@ -65,12 +65,12 @@ func (a autoCodec) encodeChunk(e *chunkEnc) ([]byte, uint8, bool, error) {
 	var sp *signPattern
 	switch {
 	case method == autoZigzagSigns: // forced
-		fit, _ := fitSigns(a.frame(e, n))
+		fit, _ := fitSigns(a.frame(e, n, false))
 		sp = &fit
 	case method == autoZigzag && a.signable(e, s, n):
 		// Like the candidate choice, by estimate: on the trained weights
 		// it picked the smaller form for every tensor (CHANGELOG.md).
-		if fit, gain := fitSigns(a.frame(e, n)); gain > 0 {
+		if fit, gain := fitSigns(a.frame(e, n, true)); gain > 0 {
 			sp, method = &fit, autoZigzagSigns
 		}
 	}
@@ -120,13 +120,14 @@ func (a autoCodec) signable(e *chunkEnc, s kernelShape, n int) bool {
 	return full >= signMinRows
 }
 
-// frame returns the row length and the first word's column of the chunk's
-// sign pattern: the tensor's rows, or one row when the codec has none.
-func (a autoCodec) frame(e *chunkEnc, n int) (t, r []byte, cols, phase int) {
+// frame returns the arguments of fitSigns: the chunk's words, the row
+// length and the first word's column of its sign pattern (the tensor's
+// rows, or one row when the codec has none), and quick.
+func (a autoCodec) frame(e *chunkEnc, n int, quick bool) (t, r []byte, cols, phase int, q bool) {
 	if a.cols <= 0 {
-		return e.t, e.r, max(n, 1), 0
+		return e.t, e.r, max(n, 1), 0, quick
 	}
-	return e.t, e.r, int(a.cols), int(e.first % a.cols)
+	return e.t, e.r, int(a.cols), int(e.first % a.cols), quick
 }
 
 // encodeSigned appends, after out's auto header, the sign section of sp and
@@ -139,8 +140,7 @@ func encodeSigned(out []byte, e *chunkEnc, s kernelShape, sp *signPattern) ([]by
 	sp.fillMask(*mb, n)
 	tb := getBuf(len(e.t))
 	defer putBuf(tb)
-	copy(*tb, e.t)
-	flipDiffs16(*tb, e.r, *mb, 0)
+	flipDiffs16(*tb, e.t, e.r, *mb, 0)
 	flipped := *e
 	flipped.t = *tb
 	hb := getBuf(len(e.t) + 1024)
@@ -321,7 +321,7 @@ func decodeWithoutClasses(d *chunkDec, s kernelShape, block []byte, sgn []byte) 
 	case autoZigzag:
 		unzigzagWords(dst, dst, r, d.l)
 		if sgn != nil {
-			flipDiffs16(dst, r, sgn, 0)
+			flipDiffs16(dst, dst, r, sgn, 0)
 		}
 	}
 	if s.halves {
