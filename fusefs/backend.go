@@ -23,6 +23,7 @@ type Backend interface {
 	Chown(ctx context.Context, path string, o store.Owner) error
 	Chtimes(ctx context.Context, path string, mtime time.Time) error
 	StagingDir() string
+	CreateStagingFile(durableName bool) (*os.File, error)
 	RuntimeStats() store.RuntimeStats
 	Dir() string // the store's directory, shown as the mount's source
 	RecordPending(ctx context.Context, path string, f *os.File, opts store.IngestOptions, replaces int64) (int64, error)

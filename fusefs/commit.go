@@ -65,10 +65,13 @@ func (n *fileNode) acquireStage(ctx context.Context, trunc bool) (*stagingFile, 
 		return st, 0
 	}
 	defer n.mu.Unlock()
-	st, err := newStagingFile(n.fsys.backend.StagingDir(), n.fsys.wb != nil)
+	// A write-back file gets a staging file named durably already when
+	// the store has one: its close() then fsyncs no directory.
+	f, err := n.fsys.backend.CreateStagingFile(n.fsys.wb != nil)
 	if err != nil {
 		return nil, n.fsys.errno("create staging file", n.fsys.backend.StagingDir(), err)
 	}
+	st := newStagingFile(f, n.fsys.wb != nil)
 	if n.committed && !trunc {
 		path, ok := nodePath(&n.Inode)
 		if !ok {

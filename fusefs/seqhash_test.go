@@ -46,10 +46,7 @@ func TestStagingContentHash(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			st, err := newStagingFile(t.TempDir(), false)
-			if err != nil {
-				t.Fatal(err)
-			}
+			st := tempStagingFile(t, false)
 			defer st.discard()
 			rng := rand.NewChaCha8([32]byte{byte(len(c.ops))})
 			for _, op := range c.ops {
@@ -93,10 +90,7 @@ func TestStagingContentHash(t *testing.T) {
 // that disagrees with the content (the race detector watches the rest).
 func TestStagingContentHashConcurrent(t *testing.T) {
 	for round := range 20 {
-		st, err := newStagingFile(t.TempDir(), false)
-		if err != nil {
-			t.Fatal(err)
-		}
+		st := tempStagingFile(t, false)
 		var wg sync.WaitGroup
 		for w := range 3 {
 			wg.Add(1)

@@ -61,16 +61,12 @@ type stagingFile struct {
 // fsync at close() finds little left to write.
 const stagingWriteOut = 4 << 20
 
-// newStagingFile creates an empty staging file in dir. A file for a
+// newStagingFile makes the empty file f a staging file. A file for a
 // write-back mount (writeBack) is fsynced at close() rather than read by a
 // commit: its write-out to disk starts while it is written, and it is not
 // hashed as it is written (the background commit hashes it as it reads
 // it, off the writer's critical path).
-func newStagingFile(dir string, writeBack bool) (*stagingFile, error) {
-	f, err := os.CreateTemp(dir, "fuse-*.stage")
-	if err != nil {
-		return nil, err
-	}
+func newStagingFile(f *os.File, writeBack bool) *stagingFile {
 	st := &stagingFile{f: f, mtime: time.Now()}
 	if writeBack {
 		st.writeOutEvery = stagingWriteOut
@@ -80,7 +76,7 @@ func newStagingFile(dir string, writeBack bool) (*stagingFile, error) {
 	} else {
 		st.hash = newSeqHasher(f)
 	}
-	return st, nil
+	return st
 }
 
 // touch records a change of the content now.

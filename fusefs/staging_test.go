@@ -2,6 +2,7 @@ package fusefs
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"testing"
 )
@@ -39,10 +40,7 @@ func TestStagingWriteOut(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			st, err := newStagingFile(t.TempDir(), tt.writeBack)
-			if err != nil {
-				t.Fatal(err)
-			}
+			st := tempStagingFile(t, tt.writeBack)
 			defer st.discard()
 			if tt.writeBack != (st.hash == nil) {
 				t.Errorf("hashed as written: %v, want %v", st.hash != nil, !tt.writeBack)
@@ -79,4 +77,14 @@ func fmtRanges(r [][2]int64) string {
 		s += fmt.Sprintf("[%d+%d)", x[0], x[1])
 	}
 	return s
+}
+
+// tempStagingFile is a staging file in a temporary directory.
+func tempStagingFile(t *testing.T, writeBack bool) *stagingFile {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "stage-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newStagingFile(f, writeBack)
 }

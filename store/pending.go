@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 
 	"deltafs/catalog"
-	"deltafs/internal/durable"
 )
 
 // ErrPendingGone means the pending file an Ingest was to store was
@@ -98,7 +97,7 @@ func (s *Store) RecordPending(ctx context.Context, path string, f *os.File, opts
 		err = f.Sync()
 	}
 	if err == nil {
-		err = durable.SyncDir(s.session.dir)
+		err = s.session.files.ensureDurableName(f.Name())
 	}
 	if err != nil {
 		return 0, &PathError{Op: "record pending", Path: p, Err: err}

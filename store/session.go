@@ -29,9 +29,10 @@ const (
 
 // session is this process's own session.
 type session struct {
-	name string   // "s-" and 16 hex digits
-	dir  string   // its staging directory
-	lock *os.File // its lock file, flock-ed exclusively
+	name  string      // "s-" and 16 hex digits
+	dir   string      // its staging directory
+	lock  *os.File    // its lock file, flock-ed exclusively
+	files *stageFiles // creates its staging files
 }
 
 // newSession creates and locks a new session in the staging directory.
@@ -55,7 +56,7 @@ func newSession(staging string) (*session, error) {
 			lock.Close()
 			return nil, fmt.Errorf("session: %w", err)
 		}
-		return &session{name: name, dir: dir, lock: lock}, nil
+		return &session{name: name, dir: dir, lock: lock, files: newStageFiles(dir)}, nil
 	}
 	return nil, errors.New("session: no free session name")
 }
@@ -139,6 +140,9 @@ func randomHex(n int) string {
 // the next process to open the store.
 func (ss *session) close(remove bool) error {
 	var errs []error
+	if ss.files != nil { // nil for a dead session being recovered
+		errs = append(errs, ss.files.close())
+	}
 	if remove {
 		if err := os.RemoveAll(ss.dir); err != nil {
 			errs = append(errs, err)

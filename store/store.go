@@ -293,6 +293,21 @@ func (s *Store) StagingDir() string {
 	return s.staging
 }
 
+// CreateStagingFile creates an empty file in StagingDir to spool a new
+// file in. With durableName (for a file to be recorded with
+// RecordPending), it comes when it can from a few made ahead of time whose
+// names are durable already, so that RecordPending needs no fsync of the
+// directory.
+func (s *Store) CreateStagingFile(durableName bool) (*os.File, error) {
+	if s.session == nil {
+		return os.CreateTemp(s.staging, "spool-*")
+	}
+	if durableName {
+		return s.session.files.take()
+	}
+	return s.session.files.create()
+}
+
 // RuntimeStats are live counters of an open store.
 type RuntimeStats struct {
 	CacheHits, CacheMisses, CacheEvictions uint64
