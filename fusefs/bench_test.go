@@ -245,25 +245,7 @@ func BenchmarkColdRead(b *testing.B) {
 // readStoreDirect reads path sequentially through the store's API, without
 // FUSE, on a fresh cache: the decode cost alone.
 func readStoreDirect(b *testing.B, storeDir, path string) time.Duration {
-	b.Helper()
-	s, err := store.Open(storeDir, store.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	start := time.Now()
-	f, err := s.Open(context.Background(), path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 1<<20)
-	for off := int64(0); off < f.Size(); off += int64(len(buf)) {
-		if _, err := f.ReadAt(buf, off); err != nil && err != io.EOF {
-			b.Fatal(err)
-		}
-	}
-	return time.Since(start)
+	return readStoreReaders(b, storeDir, path, 1)
 }
 
 func mkMnt(b *testing.B) string {

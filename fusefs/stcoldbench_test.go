@@ -1,13 +1,17 @@
 package fusefs
 
 import (
+	"context"
+	"io"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"deltafs/internal/testenv"
+	"deltafs/store"
 )
 
 // processCPU is the CPU time (user and system) of the whole test process:
@@ -33,6 +37,46 @@ func (t *coldReadTimes) measure(b *testing.B, read func() time.Duration) {
 	t.cpu += processCPU(b) - cpu
 }
 
+// readStoreReaders reads path whole through the store's API (no FUSE) on
+// a freshly opened store, with 1 MiB reads by readers goroutines taking
+// turns (reader r reads the MiB r, r+readers, ...), and returns the time.
+// One reader reads sequentially; two keep two reads in flight, as a
+// read-ahead would.
+func readStoreReaders(b *testing.B, storeDir, path string, readers int) time.Duration {
+	b.Helper()
+	s, err := store.Open(storeDir, store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	start := time.Now()
+	f, err := s.Open(context.Background(), path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	const size = 1 << 20
+	errs := make(chan error, readers)
+	var wg sync.WaitGroup
+	for r := range readers {
+		wg.Go(func() {
+			buf := make([]byte, size)
+			for off := int64(r) * size; off < f.Size(); off += int64(readers) * size {
+				if _, err := f.ReadAt(buf, off); err != nil && err != io.EOF {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		b.Fatal(err)
+	}
+	return time.Since(start)
+}
+
 // BenchmarkSafetensorsColdRead reads the whole model.safetensors of a
 // fine-tune (BenchmarkSafetensorsTimeToFirstByte's: 8 bf16 tensors,
 // DELTAFS_BENCH_ST_MB of data, default 1024) through a fresh store and
@@ -41,7 +85,8 @@ func (t *coldReadTimes) measure(b *testing.B, read func() time.Duration) {
 // store.File without FUSE (the store's decode alone), and the raw file
 // through a go-fuse loopback mount whose daemon serves the reads, with
 // and without FUSE passthrough (the kernel reading the backing file
-// itself), both with the mount's read-ahead. MiB per CPU second count the
+// itself), both with the mount's read-ahead; and store.File read by two
+// readers taking turns (readStoreReaders). MiB per CPU second count the
 // whole process's CPU (reader and daemon), less disturbed by other jobs.
 func BenchmarkSafetensorsColdRead(b *testing.B) {
 	testenv.RequireFUSE(b)
@@ -56,7 +101,7 @@ func BenchmarkSafetensorsColdRead(b *testing.B) {
 		mnt, unmount := coldMount(b, storeDir)
 		sameFiles(b, rawDir, filepath.Join(mnt, "ft"))
 		unmount()
-		var delta, direct, lo, loPT coldReadTimes
+		var delta, direct, direct2, lo, loPT coldReadTimes
 		var n int64
 		read := func(path string) func() time.Duration {
 			return func() time.Duration {
@@ -76,6 +121,8 @@ func BenchmarkSafetensorsColdRead(b *testing.B) {
 			dropCaches(b)
 			direct.measure(b, func() time.Duration { return readStoreDirect(b, storeDir, "ft/"+file) })
 			dropCaches(b)
+			direct2.measure(b, func() time.Duration { return readStoreReaders(b, storeDir, "ft/"+file, 2) })
+			dropCaches(b)
 			lo.measure(b, read(filepath.Join(loop, file)))
 			dropCaches(b)
 			loPT.measure(b, read(filepath.Join(loopPT, file)))
@@ -86,7 +133,7 @@ func BenchmarkSafetensorsColdRead(b *testing.B) {
 		for _, r := range []struct {
 			name string
 			t    coldReadTimes
-		}{{"deltafs", delta}, {"store-direct", direct}, {"loopback", lo}, {"loopback-passthrough", loPT}} {
+		}{{"deltafs", delta}, {"store-direct", direct}, {"store-2-readers", direct2}, {"loopback", lo}, {"loopback-passthrough", loPT}} {
 			b.ReportMetric(mbps(all, r.t.wall), r.name+"-MiB/s")
 			b.ReportMetric(mbps(all, r.t.cpu), r.name+"-cpuMiB/s")
 		}
