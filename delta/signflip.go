@@ -183,11 +183,9 @@ func flipDiffs16(dst, t, r, m []byte, first int) {
 	i := 0
 	for ; i+8 <= len(dst) && (first+i/2)&3 == 0; i += 8 {
 		k := first + i/2
-		v := binary.LittleEndian.Uint64(t[i:])
-		if lm := laneMask16[m[k>>3]>>(k&7)&15]; lm != 0 {
-			v = flipPack16(v, binary.LittleEndian.Uint64(r[i:]), lm)
-		}
-		binary.LittleEndian.PutUint64(dst[i:], v)
+		// Branch-free: the masks of a weak pattern are as good as random.
+		lm := laneMask16[m[k>>3]>>(k&7)&15]
+		binary.LittleEndian.PutUint64(dst[i:], flipPack16(binary.LittleEndian.Uint64(t[i:]), binary.LittleEndian.Uint64(r[i:]), lm))
 	}
 	for ; i+2 <= len(dst); i += 2 {
 		v := uint64(binary.LittleEndian.Uint16(t[i:]))
