@@ -30,8 +30,11 @@ const kernelBlock = 4096
 const avxBlock = 64
 
 // splitPlanes writes the transform of every word of t against r into the
-// class-sorted planes pl (plane k at pl[k*n:(k+1)*n]).
-func (p *classPlan) splitPlanes(pl, t, r []byte, s kernelShape, op uint8) {
+// class-sorted planes pl (plane k at pl[k*n:(k+1)*n]). sgn, when set
+// (16-bit words, method zigzag), is the word mask of the differences to
+// negate (method zigzag_signs): the AVX-512 scatter negates inside the
+// kernel, flipDiffs16 the words after it, into a copy.
+func (p *classPlan) splitPlanes(pl, t, r []byte, s kernelShape, op uint8, sgn []byte) {
 	n := p.n
 	t, r = t[:n*s.raw()], r[:n*s.raw()]
 	var tmp [kernelBlock]byte
@@ -42,7 +45,13 @@ func (p *classPlan) splitPlanes(pl, t, r []byte, s kernelShape, op uint8) {
 	zig := op == autoZigzag // transformed inside the scatter loops
 	start := 0
 	if zig {
-		start = p.scatterZigFast(pl, t[:packed], r, s)
+		start = p.scatterZigFast(pl, t[:packed], r, s, sgn)
+	}
+	if sgn != nil && start < len(t) {
+		fb := getBuf(len(t))
+		defer putBuf(fb)
+		flipDiffs16((*fb)[start:], t[start:], r[start:], sgn, start/2)
+		t = *fb
 	}
 	for ; start < packed; start += kernelBlock {
 		end := min(start+kernelBlock, packed)

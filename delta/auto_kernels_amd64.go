@@ -101,8 +101,12 @@ type avxCursors struct {
 // The scatter kernels split len(t)/(64·raw bytes) blocks and return the
 // bytes of t done: fewer only if a class would run past its end.
 
+// scatterZig16AVX512 negates the differences of the words whose bit is set
+// in the mask at sgn before their zigzag, 8 bytes a block, advancing by
+// sgnStep bytes a block (0 with noSigns).
+//
 //go:noescape
-func scatterZig16AVX512(t, r []byte, p0, p1 *byte, cur *avxCursors, mant uint64, bm1 int64, tab *avxTables) (done int)
+func scatterZig16AVX512(t, r []byte, p0, p1 *byte, cur *avxCursors, mant uint64, bm1 int64, tab *avxTables, sgn *byte, sgnStep int) (done int)
 
 //go:noescape
 func scatterZigHalvesAVX512(t, r []byte, p0, p1 *byte, cur *avxCursors, mant uint64, bm1 int64, tab *avxTables) (done int)
@@ -163,8 +167,8 @@ func (p *classPlan) gatherZigFast(dst, pl, r []byte, s kernelShape, sgn []byte) 
 // no bounds checks, and stop before one that would overrun. The pure-Go
 // loops, bounds-checked, then take over from there (the planes are then
 // wrong, as they would be with the pure-Go loops alone).
-func (p *classPlan) scatterZigFast(pl, t, r []byte, s kernelShape) int {
-	if !useAVX512 {
+func (p *classPlan) scatterZigFast(pl, t, r []byte, s kernelShape, sgn []byte) int {
+	if !useAVX512 || sgn != nil && (s.w != 2 || s.halves) {
 		return 0
 	}
 	rw := s.raw()
@@ -181,8 +185,13 @@ func (p *classPlan) scatterZigFast(pl, t, r []byte, s kernelShape) int {
 	switch {
 	case s.halves:
 		done = scatterZigHalvesAVX512(t[:done], r[:done], &pl[0], &pl[n], &c, uint64(mant-16), b, avxTab)
+	case s.w == 2 && sgn != nil:
+		if len(sgn) < done/16 {
+			return 0
+		}
+		done = scatterZig16AVX512(t[:done], r[:done], &pl[0], &pl[n], &c, uint64(mant), b, avxTab, &sgn[0], 8)
 	case s.w == 2:
-		done = scatterZig16AVX512(t[:done], r[:done], &pl[0], &pl[n], &c, uint64(mant), b, avxTab)
+		done = scatterZig16AVX512(t[:done], r[:done], &pl[0], &pl[n], &c, uint64(mant), b, avxTab, &noSigns[0], 0)
 	default:
 		done = scatterZig32AVX512(t[:done], r[:done], &pl[0], n, &c, uint64(mant), b, avxTab)
 	}

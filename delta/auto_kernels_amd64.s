@@ -159,14 +159,29 @@ label:                            \
 // FWD16 sets out to zig(ord(t) − ord(r)) per 16-bit lane; it clobbers t, r
 // and tmp.
 #define FWD16(t, r, out, tmp) \
-	VPSRAW     $15, t, tmp       \
+	ORDDIFF16(t, r, tmp) \
+	ZIG16(t, out, tmp)
+
+// FWD16S is FWD16 with the differences of the lanes in mask k negated
+// before the zigzag (method zigzag_signs); Z29 holds zero.
+#define FWD16S(t, r, out, tmp, k) \
+	ORDDIFF16(t, r, tmp)    \
+	VPSUBW t, Z29, k, t     \
+	ZIG16(t, out, tmp)
+
+// ORDDIFF16 sets t to ord(t) − ord(r); it clobbers r and tmp.
+#define ORDDIFF16(t, r, tmp) \
+	VPSRAW     $15, t, tmp        \
 	VPTERNLOGD $0x1e, Z27, tmp, t \
-	VPSRAW     $15, r, tmp       \
+	VPSRAW     $15, r, tmp        \
 	VPTERNLOGD $0x1e, Z27, tmp, r \
-	VPSUBW     r, t, t           \
-	VPSLLW     $1, t, out        \
-	VPSRAW     $15, t, tmp       \
-	VPXORD     tmp, out, out
+	VPSUBW     r, t, t
+
+// ZIG16 sets out to the zigzag of the differences d; it clobbers tmp.
+#define ZIG16(d, out, tmp) \
+	VPSLLW $1, d, out    \
+	VPSRAW $15, d, tmp   \
+	VPXORD tmp, out, out
 
 // FWD32 is FWD16 on 32-bit lanes.
 #define FWD32(t, r, out, tmp) \
@@ -225,8 +240,7 @@ label:                              \
 	MOVL         $1, AX            \
 	VPBROADCASTW AX, Z28           \
 	MOVL         $0x8000, AX       \
-	VPBROADCASTW AX, Z27           \
-	MOVQ         CX, done+96(FP)
+	VPBROADCASTW AX, Z27
 
 // func gatherZig16AVX512(d, r []byte, p0, p1 *byte, cur *[256]uint32, mant uint64, bm1 int64, tab *avxTables, sgn *byte, sgnStep int)
 //
@@ -490,9 +504,13 @@ done32:
 	VZEROUPPER
 	RET
 
-// func scatterZig16AVX512(t, r []byte, p0, p1 *byte, cur *avxCursors, mant uint64, bm1 int64, tab *avxTables) (done int)
-TEXT ·scatterZig16AVX512(SB), NOSPLIT, $0-104
+// func scatterZig16AVX512(t, r []byte, p0, p1 *byte, cur *avxCursors, mant uint64, bm1 int64, tab *avxTables, sgn *byte, sgnStep int) (done int)
+//
+// R14 walks the sign mask as in gatherZig16AVX512: 8 bytes a 64-word block.
+TEXT ·scatterZig16AVX512(SB), NOSPLIT, $0-120
 	SETUPS16
+	MOVQ CX, done+112(FP)
+	MOVQ sgn+96(FP), R14
 	TESTQ CX, CX
 	JZ    doneS16
 
@@ -502,13 +520,16 @@ loopS16:
 	VMOVDQU64 (DI), Z16
 	VMOVDQU64 64(DI), Z17
 	CLASSES16
-	FWD16(Z16, Z0, Z10, Z14)
-	FWD16(Z17, Z1, Z11, Z14)
+	KMOVD     (R14), K3
+	KMOVD     4(R14), K4
+	FWD16S(Z16, Z0, Z10, Z14, K3)
+	FWD16S(Z17, Z1, Z11, Z14, K4)
 	VMOVDQU64 T_EVEN(R13), Z7 // low bytes
 	VPERMI2B  Z11, Z10, Z7
 	VMOVDQU64 T_ODD(R13), Z8  // high bytes
 	VPERMI2B  Z11, Z10, Z8
 	COMPRESS2(classS16, failS16)
+	ADDQ      sgnStep+104(FP), R14
 	ADDQ      $128, SI
 	ADDQ      $128, DI
 	SUBQ      $128, CX
@@ -519,13 +540,14 @@ doneS16:
 	RET
 
 failS16:
-	SUBQ CX, done+96(FP)
+	SUBQ CX, done+112(FP)
 	VZEROUPPER
 	RET
 
 // func scatterZigHalvesAVX512(t, r []byte, p0, p1 *byte, cur *avxCursors, mant uint64, bm1 int64, tab *avxTables) (done int)
 TEXT ·scatterZigHalvesAVX512(SB), NOSPLIT, $0-104
 	SETUPS16
+	MOVQ CX, done+96(FP)
 	TESTQ CX, CX
 	JZ    doneSH
 

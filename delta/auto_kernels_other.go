@@ -9,4 +9,4 @@ var useAVX512 = false
 func (p *classPlan) gatherZigFast(dst, pl, r []byte, s kernelShape, sgn []byte) int { return 0 }
 
 // scatterZigFast does nothing without the AVX-512 kernels.
-func (p *classPlan) scatterZigFast(pl, t, r []byte, s kernelShape) int { return 0 }
+func (p *classPlan) scatterZigFast(pl, t, r []byte, s kernelShape, sgn []byte) int { return 0 }

@@ -222,9 +222,9 @@ func splitBoth(p *classPlan, t, r []byte, s kernelShape) (fast, slow *classPlan,
 	*fast, *slow = *p, *p
 	pf, ps = make([]byte, s.w*p.n), make([]byte, s.w*p.n)
 	useAVX512 = true
-	fast.splitPlanes(pf, t, r, s, autoZigzag)
+	fast.splitPlanes(pf, t, r, s, autoZigzag, nil)
 	useAVX512 = false
-	slow.splitPlanes(ps, t, r, s, autoZigzag)
+	slow.splitPlanes(ps, t, r, s, autoZigzag, nil)
 	return fast, slow, pf, ps
 }
 
@@ -277,7 +277,7 @@ func TestAVX512ScatterStopsAtClassEnd(t *testing.T) {
 			const canary = 0xa5
 			buf := bytes.Repeat([]byte{canary}, (kc.s.w+1)*n)
 			pl := buf[:kc.s.w*n]
-			done := p.scatterZigFast(pl, tw, r, kc.s)
+			done := p.scatterZigFast(pl, tw, r, kc.s, nil)
 			if full := n / avxBlock * avxBlock * kc.s.raw(); done >= full {
 				t.Fatalf("%s n%d: the kernel did all %d bytes with wrong counts", kc.name, n, done)
 			}

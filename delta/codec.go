@@ -22,6 +22,9 @@ type chunkEnc struct {
 	// halves: t and r are bf16_halves data as little-endian float32 bytes
 	// (see rawHalves), not words.
 	halves bool
+	// sgn, when set, is the word mask of method zigzag_signs: the coded
+	// differences of its words are negated (signflip.go).
+	sgn []byte
 }
 
 // chunkDec is the input of one chunk's decoding.

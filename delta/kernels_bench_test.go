@@ -79,7 +79,7 @@ func BenchmarkKernels(b *testing.B) {
 					useAVX512 = fast
 					p.histogram(ref[k:k+chunk], l, shape)
 					p.setBase(p.base())
-					p.splitPlanes(pl, tgt[k:k+chunk], ref[k:k+chunk], shape, autoZigzag)
+					p.splitPlanes(pl, tgt[k:k+chunk], ref[k:k+chunk], shape, autoZigzag, nil)
 				})
 				run("merge"+path, func(k int) {
 					defer func(v bool) { useAVX512 = v }(useAVX512)

@@ -138,11 +138,8 @@ func encodeSigned(out []byte, e *chunkEnc, s kernelShape, sp *signPattern) ([]by
 	mb := getBuf(maskBytes(n))
 	defer putBuf(mb)
 	sp.fillMask(*mb, n)
-	tb := getBuf(len(e.t))
-	defer putBuf(tb)
-	flipDiffs16(*tb, e.t, e.r, *mb, 0)
 	flipped := *e
-	flipped.t = *tb
+	flipped.sgn = *mb // negated in the scatter (or a flipped copy)
 	hb := getBuf(len(e.t) + 1024)
 	defer putBuf(hb)
 	block, err := encodeMethod(append((*hb)[:0], 0, 0, 0), &flipped, s, autoZigzag)
@@ -166,7 +163,7 @@ func encodeWithClasses(out []byte, e *chunkEnc, s kernelShape, method uint8) ([]
 	p.setBase(base)
 	pb := getBuf(p.n * s.w)
 	defer putBuf(pb)
-	p.splitPlanes(*pb, e.t, e.r, s, method)
+	p.splitPlanes(*pb, e.t, e.r, s, method, e.sgn)
 	out[0] = autoNCtx
 	binary.LittleEndian.PutUint16(out[1:], base)
 	if method == autoZigzag {
@@ -202,6 +199,12 @@ func encodeWithoutClasses(out []byte, e *chunkEnc, s kernelShape, method uint8) 
 		defer putBuf(tb)
 		defer putBuf(rb)
 		t, r = bufBytes(tb), bufBytes(rb)
+	}
+	if e.sgn != nil {
+		fb := getBuf(len(t))
+		defer putBuf(fb)
+		flipDiffs16(*fb, t, r, e.sgn, 0)
+		t = *fb
 	}
 	x := t // planes.Encode only reads its source
 	if method != autoAlone {
