@@ -8,9 +8,9 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
-	"time"
 
 	"deltafs/delta"
+	"deltafs/safetensors"
 )
 
 func TestConcurrentReadersDecodeOnce(t *testing.T) {
@@ -126,46 +126,72 @@ func TestConcurrentReadersTinyCache(t *testing.T) {
 	t.Logf("hits %d misses %d evictions %d decoded %d chunks", rs.CacheHits, rs.CacheMisses, rs.CacheEvictions, rs.ChunksDecoded)
 }
 
+// stChunkTensors is a safetensors file of n float32 tensors of elems
+// values each.
+func stChunkTensors(t *testing.T, n, elems int) []byte {
+	var tensors []safetensors.Tensor
+	for i := range n {
+		tensors = append(tensors, safetensors.Tensor{Spec: safetensors.Spec{Name: fmt.Sprintf("t%d", i), DType: safetensors.F32,
+			Shape: []int64{int64(elems)}}, Data: f32bytes(weights(uint64(70+i), elems))})
+	}
+	var buf bytes.Buffer
+	if _, err := safetensors.Write(&buf, nil, tensors); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestSequentialReadAhead: a sequential read decodes the chunks past it in
+// the background, across the tensors of a file stored in parts too, and a
+// whole sequential pass returns the file and decodes each chunk once.
 func TestSequentialReadAhead(t *testing.T) {
-	cfg := delta.DefaultConfig()
-	cfg.ChunkSize = 16 << 10
-	s := newStore(t, Options{Delta: cfg})
-	mustMkdir(t, s, "m")
-	file := makeNPY(t, "<f4", []int64{40000}, f32bytes(weights(61, 40000))) // 10 chunks
-	ingestBytes(t, s, "m/w.npy", file)
-	s.chunks.Purge()
-	ctx := context.Background()
-	f, err := s.Open(ctx, "m/w.npy")
-	if err != nil {
-		t.Fatal(err)
+	const chunk = 16 << 10
+	tests := []struct {
+		name, path string
+		file       []byte
+		chunks     int64
+	}{
+		{"npy", "m/w.npy", makeNPY(t, "<f4", []int64{40000}, f32bytes(weights(61, 40000))), 10},
+		// One chunk a tensor: reading ahead past the first read crosses
+		// into the next tensor.
+		{"safetensors one chunk a tensor", "m/one.safetensors", stChunkTensors(t, 10, chunk/4), 10},
+		{"safetensors", "m/model.safetensors", stChunkTensors(t, 4, 10000), 12},
 	}
-	before := s.RuntimeStats().ChunksDecoded
-	buf := make([]byte, 4096)
-	if _, err := f.ReadAt(buf, 0); err != nil { // chunk 0 only
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for s.RuntimeStats().ChunksDecoded-before < 2 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if got := s.RuntimeStats().ChunksDecoded - before; got < 2 {
-		t.Errorf("after a sequential read of chunk 0, %d chunks decoded; want chunk 1 read ahead", got)
-	}
-	// A whole sequential pass returns the right bytes and decodes each
-	// chunk once.
-	var out []byte
-	for off := int64(0); off < f.Size(); off += int64(len(buf)) {
-		n, err := f.ReadAt(buf, off)
-		if err != nil && err != io.EOF {
-			t.Fatal(err)
-		}
-		out = append(out, buf[:n]...)
-	}
-	if !bytes.Equal(out, file) {
-		t.Fatal("sequential pass read wrong bytes")
-	}
-	s.Close() // waits for read-aheads
-	if got := s.RuntimeStats().ChunksDecoded - before; got != 10 {
-		t.Errorf("sequential pass decoded %d chunks, want 10", got)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := delta.DefaultConfig()
+			cfg.ChunkSize = chunk
+			s := newStore(t, Options{Delta: cfg})
+			mustMkdir(t, s, "m")
+			ingestBytes(t, s, tt.path, tt.file)
+			s.chunks.Purge()
+			ctx := context.Background()
+			f, err := s.Open(ctx, tt.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := s.RuntimeStats().ChunksDecoded
+			buf := make([]byte, 4096)
+			if _, err := f.ReadAt(buf, 0); err != nil { // the first chunk at most
+				t.Fatal(err)
+			}
+			// The next chunk is read ahead (waitUntil fails after 10 s).
+			waitUntil(t, func() bool { return s.RuntimeStats().ChunksDecoded-before >= 2 })
+			var out []byte
+			for off := int64(0); off < f.Size(); off += int64(len(buf)) {
+				n, err := f.ReadAt(buf, off)
+				if err != nil && err != io.EOF {
+					t.Fatal(err)
+				}
+				out = append(out, buf[:n]...)
+			}
+			if !bytes.Equal(out, tt.file) {
+				t.Fatal("sequential pass read wrong bytes")
+			}
+			s.Close() // waits for read-aheads
+			if got := s.RuntimeStats().ChunksDecoded - before; got != tt.chunks {
+				t.Errorf("sequential pass decoded %d chunks, want %d", got, tt.chunks)
+			}
+		})
 	}
 }

@@ -93,9 +93,9 @@ func (f *File) ReadAtContext(ctx context.Context, p []byte, off int64) (int, err
 	if off < hlen {
 		n = copy(want, f.header[off:])
 	}
-	if f.parts != nil && n < len(want) {
-		if err := f.readParts(ctx, want[n:], off+int64(n)); err != nil {
-			return 0, f.readError(err)
+	if f.parts != nil {
+		if err := f.readFileParts(ctx, want, off, n); err != nil {
+			return 0, err
 		}
 		n = len(want)
 	}
@@ -111,6 +111,23 @@ func (f *File) ReadAtContext(ctx context.Context, p []byte, off int64) (int, err
 		return n, io.EOF
 	}
 	return n, nil
+}
+
+// readFileParts fills want, read at off, past its first n bytes (the
+// header's) from f's parts, and notes the read for the read-ahead. A read
+// of the header only starts none: the read of the data after it continues
+// it.
+func (f *File) readFileParts(ctx context.Context, want []byte, off int64, n int) error {
+	end := off + int64(len(want))
+	if n == len(want) {
+		f.pf.lastEnd.Store(end)
+		return nil
+	}
+	if err := f.readParts(ctx, want[n:], off+int64(n)); err != nil {
+		return f.readError(err)
+	}
+	f.noteRead(off, end)
+	return nil
 }
 
 // readError wraps a reconstruction failure with the path and records it;

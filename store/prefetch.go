@@ -3,13 +3,16 @@ package store
 import (
 	"context"
 	"runtime"
+	"sort"
 	"sync/atomic"
 )
 
 // Sequential read-ahead: when a file is read sequentially (each read
 // starting where the previous one ended, as the kernel's read-ahead and
 // cp do), the chunks just past the read are decoded in the background, so
-// decoding overlaps with the reader consuming the bytes.
+// decoding overlaps with the reader consuming the bytes. A file stored in
+// parts (safetensors) is read ahead the same way across its parts: a read
+// near the end of one tensor reads ahead into the next.
 const (
 	// maxPrefetches bounds the read-aheads running at once (per store);
 	// when all are busy, new ones are skipped, never queued.
@@ -20,17 +23,27 @@ const (
 // ahead, in parallel: one per core and one more.
 func prefetchChunks() int64 { return int64(runtime.GOMAXPROCS(0)) + 1 }
 
-// prefetcher tracks where a file's last read ended and which chunks were
-// already read ahead (so a run of small reads asks the cache once).
+// prefetcher tracks where a file's last read ended and how far it was
+// already read ahead (so a run of small reads asks the cache once). Both
+// are offsets in the space of the file's read-ahead parts (aheadParts).
 type prefetcher struct {
 	lastEnd atomic.Int64
-	next    atomic.Int64 // first chunk not yet read ahead
+	next    atomic.Int64 // the read-ahead started covers the chunks before it
 }
 
-// noteRead records a read of the data section [off, end) of f's object and
-// starts a read-ahead when the read continued the previous one.
+// aheadParts are the object-backed ranges a read-ahead of f walks: f's
+// parts (file offsets), or its one object (offsets in its data section).
+func (f *File) aheadParts() []filePart {
+	if f.parts != nil {
+		return f.parts
+	}
+	return []filePart{{off: 0, size: f.size - int64(len(f.header)), object: f.object}}
+}
+
+// noteRead records a read of [off, end) (offsets as aheadParts gives them)
+// and starts a read-ahead when the read continued the previous one.
 func (f *File) noteRead(off, end int64) {
-	if f.object == "" || f.s.prefetchSem == nil {
+	if (f.object == "" && f.parts == nil) || f.s.prefetchSem == nil {
 		return
 	}
 	if prev := f.pf.lastEnd.Swap(end); prev != off {
@@ -43,39 +56,78 @@ func (f *File) noteRead(off, end int64) {
 	}
 	go func() {
 		defer func() { <-f.s.prefetchSem }()
-		f.s.prefetch(f.object, end, &f.pf.next)
+		f.s.prefetch(f.aheadParts(), end, &f.pf.next)
 	}()
 }
 
-// prefetch decodes, into the cache, the chunks of object id covering
-// [from, from+prefetchChunks chunks) that are at or past *next, and moves
-// *next past them. Errors are left for the real read to meet and report.
-func (s *Store) prefetch(id string, from int64, next *atomic.Int64) {
+// aheadChunk is one chunk of a read-ahead window: chunk i of h's object,
+// starting at off.
+type aheadChunk struct {
+	h   *objectHandle
+	i   int
+	off int64
+}
+
+// prefetch decodes, into the cache, the prefetchChunks chunks at and past
+// from, over parts (crossing into the next part when one ends), that start
+// at or past *next, and moves *next to the window's end. Errors are left
+// for the real read to meet and report.
+func (s *Store) prefetch(parts []filePart, from int64, next *atomic.Int64) {
 	ctx := context.Background()
-	h, err := s.acquire(ctx, id)
-	if err != nil {
-		return
-	}
-	defer s.release(h)
-	hdr := h.obj.Header()
-	if hdr.ChunkSize <= 0 || from < 0 || from >= hdr.RawSize {
-		return
-	}
-	first := from / hdr.ChunkSize
-	last := min(first+prefetchChunks(), int64(hdr.NumChunks))
+	window, end, handles := s.aheadWindow(ctx, parts, from)
+	defer func() {
+		for _, h := range handles {
+			s.release(h)
+		}
+	}()
 	cur := next.Load()
-	start := first
-	if cur > first && cur <= last { // continuing: skip what is read ahead
-		start = cur
+	if cur > from && cur <= end { // continuing: skip what is read ahead
+		for len(window) > 0 && window[0].off < cur {
+			window = window[1:]
+		}
 	} // cur past the window: a new pass over the file starts afresh
-	if start >= last || !next.CompareAndSwap(cur, last) {
+	if len(window) == 0 || !next.CompareAndSwap(cur, end) {
 		return
 	}
-	parallel(ctx, int(last-start), func(k int) error {
-		_, release, err := s.chunk(ctx, h, int(start)+k, 0, false)
+	parallel(ctx, len(window), func(k int) error {
+		c := window[k]
+		_, release, err := s.chunk(ctx, c.h, c.i, 0, false)
 		if err == nil {
 			release()
 		}
 		return err
 	})
+}
+
+// aheadWindow lists the prefetchChunks chunks of parts covering from and
+// after it, and where the last of them ends; the caller releases the
+// handles.
+func (s *Store) aheadWindow(ctx context.Context, parts []filePart, from int64) ([]aheadChunk, int64, []*objectHandle) {
+	var (
+		window  []aheadChunk
+		handles []*objectHandle
+	)
+	end := from
+	budget := prefetchChunks()
+	i := sort.Search(len(parts), func(i int) bool { return parts[i].off+parts[i].size > from })
+	for ; i < len(parts) && budget > 0; i++ {
+		p := parts[i]
+		h, err := s.acquire(ctx, p.object)
+		if err != nil {
+			break
+		}
+		handles = append(handles, h)
+		hdr := h.obj.Header()
+		if hdr.ChunkSize <= 0 {
+			break
+		}
+		first := max(from-p.off, 0) / hdr.ChunkSize
+		last := min(first+budget, int64(hdr.NumChunks))
+		for c := first; c < last; c++ {
+			window = append(window, aheadChunk{h: h, i: int(c), off: p.off + c*hdr.ChunkSize})
+		}
+		budget -= last - first
+		end = p.off + min(last*hdr.ChunkSize, p.size)
+	}
+	return window, end, handles
 }
