@@ -32,6 +32,16 @@ func waitPoolFull(t *testing.T, s *Store) {
 	}
 }
 
+// createStaging creates a staging file of s.
+func createStaging(t *testing.T, s *Store, durableName bool) *os.File {
+	t.Helper()
+	f, err := s.CreateStagingFile(durableName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 // TestRecordPendingDurableName: RecordPending makes the staging file's
 // name durable with an fsync of the directory unless the name is durable
 // already (a file of the pool made ahead of time, or one created before
@@ -44,31 +54,18 @@ func TestRecordPendingDurableName(t *testing.T) {
 		wantSyncs int64
 	}{
 		{"from the pool", func(t *testing.T, s *Store) *os.File {
-			f, err := s.CreateStagingFile(true)
-			if err != nil {
-				t.Fatal(err)
-			}
+			f := createStaging(t, s, true)
 			waitPoolFull(t, s) // the refill after the first take is done
-			f2, err := s.CreateStagingFile(true)
-			if err != nil {
-				t.Fatal(err)
-			}
+			f2 := createStaging(t, s, true)
 			discardFile(f)
 			waitPoolFull(t, s) // no refill beside RecordPending
 			return f2
 		}, 0},
 		{"created without the pool", func(t *testing.T, s *Store) *os.File {
-			f, err := s.CreateStagingFile(false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return f
+			return createStaging(t, s, false)
 		}, 1},
 		{"created before a directory sync", func(t *testing.T, s *Store) *os.File {
-			f, err := s.CreateStagingFile(false)
-			if err != nil {
-				t.Fatal(err)
-			}
+			f := createStaging(t, s, false)
 			if err := s.session.files.sync(); err != nil {
 				t.Fatal(err)
 			}
@@ -107,10 +104,7 @@ func TestRecordPendingDurableName(t *testing.T) {
 // the pool's files.
 func TestStagingPool(t *testing.T) {
 	s := newStore(t, Options{})
-	f, err := s.CreateStagingFile(true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := createStaging(t, s, true)
 	defer f.Close()
 	waitPoolFull(t, s)
 	if err := s.session.files.sync(); err != nil {
@@ -128,10 +122,7 @@ func TestStagingPool(t *testing.T) {
 			}
 		}
 	}
-	g, err := s.CreateStagingFile(true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := createStaging(t, s, true)
 	defer g.Close()
 	if !stillLinked(g, g.Name()) {
 		t.Fatalf("handed out %s, removed from the staging directory", g.Name())
