@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
 	"slices"
 	"sort"
 	"strings"
@@ -77,77 +79,220 @@ func readSafetensors(in *sourceFile) (*safetensors.Header, error) {
 
 // ingestSafetensors stores the safetensors file in (header h) at p: a blob
 // of its header and an object per tensor, each read, hashed and encoded a
-// chunk at a time. The entry's ContentHash is the data section's, as for
-// .npy files.
+// chunk at a time (encodeTensors). The entry's ContentHash is the data
+// section's, as for .npy files.
 func (s *Store) ingestSafetensors(ctx context.Context, p string, in *sourceFile, h *safetensors.Header, pol policy, opts IngestOptions, idx *baseIndex) (ingestResult, error) {
-	var (
-		res  ingestResult
-		recs []catalog.Object
-	)
-	start := h.DataStart()
-	// The data section's hash (the entry's); each tensor is hashed, and
-	// checked against its own pass, below.
-	sum, err := in.sum(ctx, start, opts.Content, 0)
-	if err != nil {
-		return res, err
-	}
+	var res ingestResult
 	he, err := s.encodeTensor(ctx, p, memInput(h.Raw, blobTensor(nil, int64(len(h.Raw))), in.f.Name()), nil, pol.forBlob())
 	if err != nil {
 		return res, fmt.Errorf("header: %w", err)
 	}
-	recs = append(recs, objectRecord(&he, catalog.KindBlob, nil))
-	res.newBytes += he.written
-
 	var cands *nameIndex
 	if model, rel := splitModel(p); rel != "" {
 		if cands, err = s.tensorNameIndex(ctx, model, idx); err != nil {
 			return res, err
 		}
 	}
-	var parts []catalog.Part
-	for _, ti := range h.ByOffset() {
-		if err := ctx.Err(); err != nil {
-			return res, err
-		}
-		t := delta.StreamTensor{DType: stObjectDTypes[ti.DType], Shape: slices.Clone(ti.Shape)}
-		tsum, err := in.hashSection(ctx, start+ti.Begin, ti.Size(), chunkBytes(pol.cfg, t.DType.Size))
-		if err != nil {
-			return res, err
-		}
-		label := p + ":" + ti.Name
-		refEntry := cands.lookup(p, ti.Name, stNumpyDescr(ti.DType), string(ti.DType), t.DType, ti.Shape)
-		var ref *delta.StreamTensor
-		if refEntry != nil {
-			if ref, err = s.openReference(ctx, refEntry, t.DType, t.Shape, false); err != nil {
-				return res, err
-			}
-		}
-		e, err := s.encodeTensor(ctx, label, in.input(start+ti.Begin, ti.Size(), t, tsum), ref, pol)
-		if err != nil {
-			return res, fmt.Errorf("tensor %q: %w", ti.Name, err)
-		}
-		var used *refMatch
-		if e.usedRef {
-			used = &refMatch{entry: *refEntry, how: matchName}
-		}
-		recs = append(recs, objectRecord(&e, catalog.KindTensor, used))
-		res.newBytes += e.written
-		parts = append(parts, catalog.Part{Name: ti.Name, DType: string(ti.DType), Shape: t.Shape,
-			Offset: start + ti.Begin, Size: ti.Size(), Object: e.id, ContentHash: hex.EncodeToString(tsum.sum[:])})
+	st, err := s.encodeTensors(ctx, p, in, h, cands, pol, opts.Content)
+	if err != nil {
+		return res, err
 	}
 	if err := in.checkUnchanged(); err != nil {
 		return res, err
 	}
+	recs := append([]catalog.Object{objectRecord(&he, catalog.KindBlob, nil)}, st.recs...)
+	res.newBytes = he.written + st.newBytes
 	entry := catalog.Entry{Path: p, Kind: catalog.KindBlob, Mode: opts.Mode, MTime: time.Now(), Size: in.size,
-		Object: he.id, ContentHash: hex.EncodeToString(sum.sum[:]), Header: slices.Clone(h.Raw)}
-	committed, err := s.commitEntry(ctx, entry, commitSet{newObjects: recs, parts: parts, keepMode: opts.Mode == 0, pending: opts.Pending})
+		Object: he.id, ContentHash: hex.EncodeToString(st.sum[:]), Header: slices.Clone(h.Raw)}
+	committed, err := s.commitEntry(ctx, entry, commitSet{newObjects: recs, parts: st.parts, keepMode: opts.Mode == 0, pending: opts.Pending})
 	if err != nil {
 		return res, err
 	}
 	res.info, err = s.fileInfo(ctx, committed)
-	res.tensors = len(parts)
+	res.tensors = len(st.parts)
 	return res, err
 }
+
+// stEncoded is what encoding the tensors of a safetensors file gave, in
+// file order.
+type stEncoded struct {
+	recs     []catalog.Object
+	parts    []catalog.Part
+	newBytes int64
+	sum      [32]byte // the data section's SHA-256
+}
+
+// encodeTensors encodes the tensors of the safetensors file in (header h)
+// at p, each against its base tensor in cands. One goroutine reads and
+// hashes the tensors in offset order, feeding the data section's hash in
+// the same pass (the tensors tile the data section: the parser checks it),
+// unless given covers it; the tensors it has hashed are encoded in
+// parallel, by as many workers as the file has large-ingest slots (the one
+// its ingest holds and those free now), so the store encodes no more at
+// once than for as many .npy files. The hashing runs at most one tensor
+// ahead of the workers. Objects are kept, not committed.
+func (s *Store) encodeTensors(ctx context.Context, p string, in *sourceFile, h *safetensors.Header, cands *nameIndex, pol policy, given *ContentSum) (stEncoded, error) {
+	tensors := h.ByOffset()
+	out := stEncoded{recs: make([]catalog.Object, len(tensors)), parts: make([]catalog.Part, len(tensors))}
+	written := make([]int64, len(tensors))
+	workers, releaseSlots := s.freeIngestSlots(in.size)
+	defer releaseSlots()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	hs := newSTHasher(len(tensors), workers+1)
+	go hs.run(ctx, in, h, tensors, pol, given)
+	err := parallelN(ctx, len(tensors), workers, func(i int) error {
+		sum, err := hs.wait(ctx, i)
+		if err != nil {
+			return err
+		}
+		defer hs.done()
+		rec, part, n, err := s.encodeSTTensor(ctx, p, in, h.DataStart(), tensors[i], sum, cands, pol)
+		out.recs[i], out.parts[i], written[i] = rec, part, n
+		return err
+	})
+	cancel()
+	<-hs.finished
+	if err == nil {
+		err = hs.err
+	}
+	if err != nil {
+		return stEncoded{}, err
+	}
+	for _, n := range written {
+		out.newBytes += n
+	}
+	out.sum = hs.sum
+	return out, nil
+}
+
+// encodeSTTensor encodes the tensor ti of the file in (data section at
+// start), hashed as sum, against its base tensor in cands, and returns its
+// object record, its part and the object bytes written.
+func (s *Store) encodeSTTensor(ctx context.Context, p string, in *sourceFile, start int64, ti safetensors.TensorInfo, sum sectionSum, cands *nameIndex, pol policy) (catalog.Object, catalog.Part, int64, error) {
+	t := delta.StreamTensor{DType: stObjectDTypes[ti.DType], Shape: slices.Clone(ti.Shape)}
+	refEntry := cands.lookup(p, ti.Name, stNumpyDescr(ti.DType), string(ti.DType), t.DType, ti.Shape)
+	var ref *delta.StreamTensor
+	if refEntry != nil {
+		var err error
+		if ref, err = s.openReference(ctx, refEntry, t.DType, t.Shape, false); err != nil {
+			return catalog.Object{}, catalog.Part{}, 0, err
+		}
+	}
+	e, err := s.encodeTensor(ctx, p+":"+ti.Name, in.input(start+ti.Begin, ti.Size(), t, sum), ref, pol)
+	if err != nil {
+		return catalog.Object{}, catalog.Part{}, 0, fmt.Errorf("tensor %q: %w", ti.Name, err)
+	}
+	var used *refMatch
+	if e.usedRef {
+		used = &refMatch{entry: *refEntry, how: matchName}
+	}
+	part := catalog.Part{Name: ti.Name, DType: string(ti.DType), Shape: t.Shape,
+		Offset: start + ti.Begin, Size: ti.Size(), Object: e.id, ContentHash: hex.EncodeToString(sum.sum[:])}
+	return objectRecord(&e, catalog.KindTensor, used), part, e.written, nil
+}
+
+// freeIngestSlots returns how many tensors of a file of size bytes may be
+// encoded at once: one, plus the large-ingest slots free now when the file
+// is large (its ingest holds one slot already; waiting for more could
+// deadlock two such files). The caller calls release once done.
+func (s *Store) freeIngestSlots(size int64) (n int, release func()) {
+	n = 1
+	for size >= largeIngestSize && n < maxLargeIngests {
+		select {
+		case s.largeIngests <- struct{}{}:
+			n++
+			continue
+		default:
+		}
+		break
+	}
+	return n, func() {
+		for range n - 1 {
+			<-s.largeIngests
+		}
+	}
+}
+
+// stHasher hashes the tensors of a safetensors file in offset order, and
+// the data section in the same pass, for the workers encoding them.
+type stHasher struct {
+	sums     []sectionSum
+	ready    []chan struct{} // ready[i] is closed once sums[i] is set
+	ahead    chan struct{}   // a token per tensor hashed and not yet encoded
+	failed   chan struct{}   // closed when hashing failed (err set)
+	finished chan struct{}   // closed when run returns
+	err      error
+	sum      [32]byte // the data section's, once finished without err
+}
+
+// newSTHasher prepares the hashing of n tensors, at most ahead of them
+// hashed and not yet encoded.
+func newSTHasher(n, ahead int) *stHasher {
+	hs := &stHasher{sums: make([]sectionSum, n), ready: make([]chan struct{}, n),
+		ahead: make(chan struct{}, ahead), failed: make(chan struct{}), finished: make(chan struct{})}
+	for i := range hs.ready {
+		hs.ready[i] = make(chan struct{})
+	}
+	return hs
+}
+
+// run hashes the tensors (in offset order, starting at h's data section)
+// and, unless given covers it, the data section with them.
+func (hs *stHasher) run(ctx context.Context, in *sourceFile, h *safetensors.Header, tensors []safetensors.TensorInfo, pol policy, given *ContentSum) {
+	defer close(hs.finished)
+	start := h.DataStart()
+	var whole hash.Hash
+	if given.covers(start, in.size) {
+		hs.sum = given.Sum
+	} else {
+		whole = sha256.New()
+	}
+	for i, ti := range tensors {
+		select {
+		case hs.ahead <- struct{}{}:
+		case <-ctx.Done():
+			hs.fail(ctx.Err())
+			return
+		}
+		var also io.Writer
+		if whole != nil {
+			also = whole
+		}
+		sum, err := in.hashSectionTo(ctx, start+ti.Begin, ti.Size(), chunkBytes(pol.cfg, stObjectDTypes[ti.DType].Size), also)
+		if err != nil {
+			hs.fail(err)
+			return
+		}
+		hs.sums[i] = sum
+		close(hs.ready[i])
+	}
+	if whole != nil {
+		whole.Sum(hs.sum[:0])
+	}
+}
+
+// fail records the error that stopped the hashing.
+func (hs *stHasher) fail(err error) {
+	hs.err = err
+	close(hs.failed)
+}
+
+// wait returns the hash of tensor i once it is ready.
+func (hs *stHasher) wait(ctx context.Context, i int) (sectionSum, error) {
+	select {
+	case <-hs.ready[i]:
+		return hs.sums[i], nil
+	case <-hs.failed:
+		return sectionSum{}, hs.err
+	case <-ctx.Done():
+		return sectionSum{}, ctx.Err()
+	}
+}
+
+// done lets the hashing run one tensor further ahead once a tensor is
+// encoded.
+func (hs *stHasher) done() { <-hs.ahead }
 
 // tensorKey is the name by which tensors match across files and formats
 // (DESIGN.md §8a): a safetensors tensor's own name; for an .npy file its

@@ -3,13 +3,17 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"deltafs/catalog"
+	"deltafs/delta"
 	"deltafs/internal/testenv"
 	"deltafs/safetensors"
 )
@@ -464,5 +468,74 @@ func TestSafetensorsStats(t *testing.T) {
 	}
 	if files != st.Total.Files || logical != st.Total.LogicalBytes {
 		t.Fatalf("strategies sum to %d files, %d bytes; total %+v", files, logical, st.Total)
+	}
+}
+
+// TestSafetensorsTensorsInParallel: the tensors of one large safetensors
+// file are encoded maxLargeIngests at once (the ingest slots a large .npy
+// file counts against), never more, and the file reads back; an encoding
+// that fails leaves nothing of the file behind.
+func TestSafetensorsTensorsInParallel(t *testing.T) {
+	const elems = 400 << 10 // float32: 1.6 MB a tensor, 6.4 MB the file
+	file := stChunkTensors(t, 4, elems)
+	tests := []struct {
+		name string
+		fail bool // the third tensor's encoding fails
+	}{{"stored", false}, {"failed", true}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t, Options{})
+			mustMkdir(t, s, "m")
+			var running, peak atomic.Int64
+			release := make(chan struct{})
+			orig := deltaEncodeTo
+			t.Cleanup(func() { deltaEncodeTo = orig })
+			deltaEncodeTo = func(ctx context.Context, tensor delta.StreamTensor, ref *delta.StreamTensor, cfg delta.Config, w io.WriterAt) (delta.Header, int64, error) {
+				if tensor.RawSize() != elems*4 {
+					return orig(ctx, tensor, ref, cfg, w) // the header
+				}
+				now := running.Add(1)
+				defer running.Add(-1)
+				for p := peak.Load(); now > p && !peak.CompareAndSwap(p, now); p = peak.Load() {
+				}
+				<-release
+				if tt.fail && *tensor.SHA256 == sha256.Sum256(file[len(file)-2*elems*4:len(file)-elems*4]) {
+					return delta.Header{}, 0, errors.New("encoder broke")
+				}
+				return orig(ctx, tensor, ref, cfg, w)
+			}
+			done := make(chan error, 1)
+			go func() {
+				_, err := tryIngest(s, "m/model.safetensors", file, IngestOptions{})
+				done <- err
+			}()
+			waitUntil(t, func() bool { return running.Load() == maxLargeIngests })
+			close(release)
+			err := <-done
+			if p := peak.Load(); p != maxLargeIngests {
+				t.Errorf("%d tensors encoded at once, want %d", p, maxLargeIngests)
+			}
+			if tt.fail {
+				if err == nil {
+					t.Fatal("ingest succeeded with a tensor failing")
+				}
+				if _, err := s.Stat(context.Background(), "m/model.safetensors"); !errors.Is(err, ErrNotFound) {
+					t.Errorf("after a failed ingest, Stat: %v", err)
+				}
+				if parts, _ := s.catalog.Parts(context.Background(), "m/model.safetensors"); len(parts) != 0 {
+					t.Errorf("parts left behind: %v", parts)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := readFile(t, s, "m/model.safetensors"); !bytes.Equal(got, file) {
+				t.Fatal("read back differs")
+			}
+			if len(s.largeIngests) != 0 {
+				t.Errorf("%d ingest slots still taken", len(s.largeIngests))
+			}
+		})
 	}
 }

@@ -161,9 +161,18 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // hashSection hashes the bytes [off, off+n) of the file, and unless it is
 // stable (or chunk is 0) takes the CRC32C of every chunk of chunk bytes.
 func (s *sourceFile) hashSection(ctx context.Context, off, n, chunk int64) (sectionSum, error) {
+	return s.hashSectionTo(ctx, off, n, chunk, nil)
+}
+
+// hashSectionTo is hashSection, also writing the bytes it reads to also
+// (unless nil): a hash of a longer section fed in the same pass.
+func (s *sourceFile) hashSectionTo(ctx context.Context, off, n, chunk int64, also io.Writer) (sectionSum, error) {
 	out := sectionSum{chunk: chunk}
 	if s.mapped != nil {
 		out.sum = sha256.Sum256(s.mapped[off : off+n])
+		if also != nil {
+			also.Write(s.mapped[off : off+n])
+		}
 		return out, nil
 	}
 	piece := int64(hashPiece)
@@ -182,6 +191,9 @@ func (s *sourceFile) hashSection(ctx context.Context, off, n, chunk int64) (sect
 			return sectionSum{}, err
 		}
 		h.Write(b)
+		if also != nil {
+			also.Write(b)
+		}
 		if out.crcs != nil {
 			for c := int64(0); c < int64(len(b)); c += chunk {
 				out.crcs = append(out.crcs, crc32.Checksum(b[c:min(c+chunk, int64(len(b)))], castagnoli))
