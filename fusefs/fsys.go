@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -21,6 +22,9 @@ type fsys struct {
 	opts    MountOptions
 	root    *dirNode
 	wb      *writeback // nil unless MountOptions.Writeback
+	// directWrites: write-only handles of a write-back mount may use
+	// direct I/O (see writeOpenFlags); set once mounted.
+	directWrites atomic.Bool
 }
 
 // detach keeps the request's values but not its cancellation: the kernel

@@ -127,6 +127,7 @@ func serve(ctx context.Context, dir string, backend Backend, opts MountOptions) 
 		return nil, fmt.Errorf("fusefs: mount %s: %w", abs, err)
 	}
 	m := &Mount{dir: abs, server: server, fsys: fsys, done: make(chan struct{})}
+	fsys.directWrites.Store(server.KernelSettings().Minor >= directWriteMinor)
 	m.run(ctx, opts, follow, logger)
 	logger.Debug("mounted", "dir", abs, "read_only", opts.ReadOnly)
 	return m, nil

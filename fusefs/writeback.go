@@ -327,6 +327,11 @@ func (n *fileNode) discardIdleStage(st *stagingFile) {
 	}
 }
 
+// directWriteMinor is the first FUSE protocol minor version (Linux 6.6)
+// whose kernels drop the cached pages of a range written with direct I/O;
+// before, another reader of the file could keep reading the old bytes.
+const directWriteMinor = 39
+
 // writeOpenFlags are the FUSE open flags of a write handle opened with
 // flags. In write-back mode a write-only handle is opened for direct I/O:
 // the kernel then passes the writer's own pages to the daemon instead of
@@ -335,7 +340,7 @@ func (n *fileNode) discardIdleStage(st *stagingFile) {
 // cache, and the kernel drops the cached pages of a range it writes
 // directly, so the other readers of the file see the write as before.
 func (f *fsys) writeOpenFlags(flags uint32) uint32 {
-	if f.wb != nil && flags&syscall.O_ACCMODE == syscall.O_WRONLY {
+	if f.wb != nil && f.directWrites.Load() && flags&syscall.O_ACCMODE == syscall.O_WRONLY {
 		return fuse.FOPEN_DIRECT_IO
 	}
 	return 0

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hanwen/go-fuse/v2/fuse"
+
 	"deltafs/internal/testenv"
 	"deltafs/store"
 )
@@ -421,4 +423,33 @@ func TestWritebackDirectWrite(t *testing.T) {
 	readBack(want)
 	drained(t, m.Dir())
 	readBack(want)
+}
+
+// TestWriteOpenFlags: direct I/O only for write-only handles of a
+// write-back mount on a kernel that drops the pages a direct write covers.
+func TestWriteOpenFlags(t *testing.T) {
+	tests := []struct {
+		name         string
+		writeback    bool
+		directWrites bool
+		flags        uint32
+		want         uint32
+	}{
+		{"write-only, write-back", true, true, syscall.O_WRONLY | syscall.O_CREAT | syscall.O_TRUNC, fuse.FOPEN_DIRECT_IO},
+		{"read-write, write-back", true, true, syscall.O_RDWR, 0},
+		{"write-only, no write-back", false, true, syscall.O_WRONLY, 0},
+		{"write-only, older kernel", true, false, syscall.O_WRONLY, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fsys{}
+			if tt.writeback {
+				f.wb = &writeback{}
+			}
+			f.directWrites.Store(tt.directWrites)
+			if got := f.writeOpenFlags(tt.flags); got != tt.want {
+				t.Errorf("writeOpenFlags(%#o) = %#x, want %#x", tt.flags, got, tt.want)
+			}
+		})
+	}
 }
