@@ -57,6 +57,15 @@ func TestMemoryBounds(t *testing.T) {
 		reportMemory(t, "deltafs import of a fine-tune", size, peak, memCache+writeSlack)
 		checkDelta(t, bin, st, "ft/weight.npy")
 	})
+	t.Run("import safetensors", func(t *testing.T) {
+		runBin(t, bin, "import", st, filepath.Join(src, "stbase"), "--as", "stbase")
+		cmd := exec.Command(bin, "import", st, filepath.Join(src, "stft"), "--as", "stft", "--base", "stbase")
+		peak := watchMemory(t, cmd, func() {})
+		reportMemory(t, "deltafs import of a fine-tune's model.safetensors", size, peak, memCache+writeSlack)
+		if out := runBin(t, bin, "info", st, "stft/model.safetensors"); !strings.Contains(out, "delta") {
+			t.Errorf("stft/model.safetensors was not stored as deltas:\n%s", out)
+		}
+	})
 	t.Run("mount", func(t *testing.T) {
 		testenv.RequireFUSE(t)
 		mnt := filepath.Join(dir, "mnt")
@@ -271,14 +280,15 @@ func runBin(t *testing.T, bin string, args ...string) string {
 // writeModels writes a bf16 base tensor of size bytes (float32 .npy of
 // N(0, 0.02) values rounded to bf16) and three fine-tunes of it (the base
 // plus noise at 2 % of its scale, each with its own seed) as
-// DIR/src/MODEL/weight.npy, MODEL base, ft, ft2 and ft3, and returns
-// DIR/src. numpy writes them: fast also when this test runs under the race
-// detector.
+// DIR/src/MODEL/weight.npy, MODEL base, ft, ft2 and ft3, the base and ft
+// as DIR/src/stMODEL/model.safetensors too (bf16, 8 tensors, size/2
+// bytes), and returns DIR/src. numpy writes them: fast also when this test
+// runs under the race detector.
 func writeModels(t *testing.T, py, dir string, size int64) string {
 	t.Helper()
 	src := filepath.Join(dir, "src")
 	const script = `
-import os, sys
+import json, os, struct, sys
 import numpy as np
 src, n = sys.argv[1], int(sys.argv[2]) // 4
 def bf16(a):
@@ -291,6 +301,21 @@ for i, name in enumerate(["ft", "ft2", "ft3"]):
 for name, a in models.items():
     os.makedirs(os.path.join(src, name), exist_ok=True)
     np.save(os.path.join(src, name, "weight.npy"), a.reshape(-1, 4096))
+# The base and the first fine-tune as one model.safetensors each: the same
+# values in bf16 (the upper halves), in 8 tensors.
+for name in ["base", "ft"]:
+    words = (models[name].view(np.uint32) >> np.uint32(16)).astype("<u2").reshape(8, -1, 4096)
+    meta, off = {}, 0
+    for i, w in enumerate(words):
+        meta["layers.%d.weight" % i] = {"dtype": "BF16", "shape": list(w.shape), "data_offsets": [off, off + w.nbytes]}
+        off += w.nbytes
+    head = json.dumps(meta).encode()
+    head += b" " * (-len(head) % 8)
+    os.makedirs(os.path.join(src, "st" + name), exist_ok=True)
+    with open(os.path.join(src, "st" + name, "model.safetensors"), "wb") as f:
+        f.write(struct.pack("<Q", len(head)) + head)
+        for w in words:
+            f.write(w.tobytes())
 `
 	if out, err := exec.Command(py, "-c", script, src, strconv.FormatInt(size, 10)).CombinedOutput(); err != nil {
 		t.Fatalf("generate the tensors: %v\n%s", err, out)
