@@ -196,20 +196,37 @@ func flipDiffs16(dst, t, r, m []byte, first int) {
 	}
 }
 
+// signMinGain is the least estimated saving, in bits a word, for which
+// auto codes a chunk with sign flips. The decode cost of the flips is a
+// fixed time a word (the mask bit and a masked subtraction in the gather,
+// 3–7 % of a chunk's decode), so the saving that pays for it is a fixed
+// number of bits a word too: 1/32 bit is 0.2 % of the raw word and about
+// 0.45 % of the bytes of a fine-tune coded at 7 bits a word. Below it the
+// flips buy less than the noise of a decode measurement for a measurable
+// loss of speed (BENCHMARKS.md).
+const signMinGain = 1.0 / 64
+
+// signPays reports whether an estimated saving of gain bits on a chunk of
+// n words is worth the sign flips.
+func signPays(gain float64, n int) bool { return gain >= signMinGain*float64(n) }
+
 // fitSigns fits the rank-1 sign pattern of the ordered differences of the
 // n 16-bit float words t − r (chunk frame: cols words a row, the first
 // word at column phase; at least one full row) and returns it with the
 // estimated bits it saves: the entropy of the predicted signs below one
 // bit each, minus the side bits. The columns are fitted on a sample of
-// full rows, the rows on every word: one pass over the chunk, skipped when
-// quick and the sample's own estimate is not positive (the pattern is then
-// not returned).
+// full rows, the rows on every word: one pass over the chunk. When quick,
+// that pass is skipped (and the pattern not returned) if the columns'
+// saving on held-out rows, each row taking its better sign, shows that the
+// chunk's would not pay (signPays).
 func fitSigns(t, r []byte, cols, phase int, quick bool) (signPattern, float64) {
-	colS, perWord := fitColumns(t, r, cols, phase)
+	colS := fitColumns(t, r, cols, phase)
 	n := len(t) / 2
 	side := float64(8 * ((signRows(cols, phase, n)+7)/8 + (cols+7)/8 + 2*binary.MaxVarintLen32))
-	if quick && perWord*float64(n) <= side {
-		return signPattern{}, perWord*float64(n) - side // the sample's estimate: not worth the full pass
+	if quick {
+		if perWord, ok := heldOutSaving(t, r, cols, phase, colS); ok && !signPays(perWord*float64(n)-side, n) {
+			return signPattern{}, perWord*float64(n) - side
+		}
 	}
 	rowS, agree, nz := fitRows(t, r, cols, phase, colS)
 	sp := signPattern{cols: cols, phase: phase, colBits: make([]byte, (cols+7)/8+9), rowBits: make([]byte, (len(rowS)+7)/8)}
@@ -256,28 +273,24 @@ func fullRows(cols, phase, n int) (first, count int) {
 // leading singular vectors; a start from the columns' majority signs alone
 // stays at chance when the row signs are balanced), then alternating sign
 // passes, each raising the agreement, until the rows stop changing.
-//
-// It also returns the bits a word the pattern saves on the sample (rows
-// refitted to it).
-func fitColumns(t, r []byte, cols, phase int) ([]float32, float64) {
+func fitColumns(t, r []byte, cols, phase int) []float32 {
 	first, full := fullRows(cols, phase, len(t)/2)
-	m := min(full, max(1, signSampleWords/cols))
+	m := sampleRows(cols, full)
 	sg := make([]float32, m*cols)
 	for s := range m {
-		start := (first+s*full/m)*cols - phase
-		for j := range cols {
-			sg[s*cols+j] = float32(wordSign(t, r, start+j))
-		}
+		start := 2 * ((first+s*full/m)*cols - phase)
+		rowSigns(sg[s*cols:(s+1)*cols], t[start:start+2*cols], r[start:start+2*cols])
 	}
 	rowS, colS := make([]float32, m), make([]float32, cols)
 	for j := range colS {
 		colS[j] = 1
 	}
+	// Only the row weights are normalized: with them at most 1, the column
+	// sums stay below m and the row sums below m·cols.
 	for range signPowerPasses {
 		sumSigns(sg, cols, rowS, colS, rowS, nil)
 		normalize(rowS)
 		sumSigns(sg, cols, rowS, colS, nil, colS)
-		normalize(colS)
 	}
 	signsOf(colS)
 	signsOf(rowS)
@@ -289,23 +302,64 @@ func fitColumns(t, r []byte, cols, phase int) ([]float32, float64) {
 		sumSigns(sg, cols, rowS, colS, nil, colS)
 		signsOf(colS)
 	}
-	return colS, sampleSaving(sg, cols, colS)
+	return colS
 }
 
-// sampleSaving returns the bits a word the column signs save on the sample
-// sg, each row taking its better sign.
-func sampleSaving(sg []float32, cols int, colS []float32) float64 {
-	agree, nz := 0.0, 0.0
-	for row := range len(sg) / cols {
-		seg := sg[row*cols : (row+1)*cols]
-		d, cnt := dot(seg, colS), dot(seg, seg)
-		agree += float64(cnt+max(d, -d)) / 2
-		nz += float64(cnt)
+// rowSigns writes to sg the signs (±1, 0) of the ordered differences of
+// the 16-bit words t − r, four at a time.
+func rowSigns(sg []float32, t, r []byte) {
+	sg = sg[:len(t)/2]
+	i := 0
+	for ; i+8 <= len(t); i += 8 {
+		d := subPack16(ordPack16(binary.LittleEndian.Uint64(t[i:])), ordPack16(binary.LittleEndian.Uint64(r[i:])))
+		for k := range 4 {
+			x := int32(int16(d >> (16 * k)))
+			sg[i/2+k] = float32(x>>31 | int32(uint32(-x)>>31)) // branch-free sign
+		}
+	}
+	for ; i+2 <= len(t); i += 2 {
+		sg[i/2] = float32(wordSign(t, r, i/2))
+	}
+}
+
+// sampleRows returns the number of evenly spaced full rows (of full) the
+// columns are fitted on.
+func sampleRows(cols, full int) int { return min(full, max(1, signSampleWords/cols)) }
+
+// heldOutSaving returns the bits a word the column signs colS save on the
+// full rows halfway between the fit's sample rows (each row taking its
+// better sign), an estimate free of the fit's overfitting to its sample;
+// ok is false when there are no such rows (every full row sampled).
+func heldOutSaving(t, r []byte, cols, phase int, colS []float32) (perWord float64, ok bool) {
+	first, full := fullRows(cols, phase, len(t)/2)
+	m := sampleRows(cols, full)
+	if full < 2*m {
+		return 0, false
+	}
+	colNeg := colNegLanes(colS)
+	var agree, nz int64
+	for s := range m {
+		start := 2 * ((first+s*full/m+full/m/2)*cols - phase)
+		disagree, cnt := rowDisagree(t[start:start+2*cols], r[start:start+2*cols], colNeg)
+		agree += max(disagree, cnt-disagree)
+		nz += cnt
 	}
 	if nz == 0 {
-		return 0
+		return 0, true
 	}
-	return nz / float64(len(sg)) * (1 - binaryEntropy(agree/nz))
+	return float64(nz) / float64(m*cols) * (1 - binaryEntropy(float64(agree)/float64(nz))), true
+}
+
+// colNegLanes returns the column signs colS (±1) as 16-bit lanes, 1 where
+// the column is negative, padded for rowDisagree.
+func colNegLanes(colS []float32) []byte {
+	colNeg := make([]byte, 2*len(colS)+8)
+	for j, c := range colS {
+		if c < 0 {
+			colNeg[2*j] = 1
+		}
+	}
+	return colNeg
 }
 
 // fitRows gives each row of the chunk the sign that agrees best with the
@@ -315,12 +369,7 @@ func sampleSaving(sg []float32, cols int, colS []float32) float64 {
 func fitRows(t, r []byte, cols, phase int, colS []float32) (rowS []float32, agree, nz int64) {
 	n := len(t) / 2
 	rowS = make([]float32, signRows(cols, phase, n))
-	colNeg := make([]byte, 2*cols+8) // lane j: 1 where column j is negative
-	for j, c := range colS {
-		if c < 0 {
-			colNeg[2*j] = 1
-		}
-	}
+	colNeg := colNegLanes(colS)
 	col := phase
 	for pos, row := 0, 0; pos < n; row++ {
 		seg := min(cols-col, n-pos)
@@ -375,9 +424,9 @@ func sumSigns(sg []float32, cols int, rowW, colW, rowSum, colSum []float32) {
 			rowSum[row] = dot(seg, colW)
 			continue
 		}
-		rw := rowW[row]
+		rw, cs := rowW[row], colSum[:len(seg)]
 		for j, s := range seg {
-			colSum[j] += s * rw
+			cs[j] += s * rw
 		}
 	}
 }

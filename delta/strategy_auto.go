@@ -68,9 +68,9 @@ func (a autoCodec) encodeChunk(e *chunkEnc) ([]byte, uint8, bool, error) {
 		fit, _ := fitSigns(a.frame(e, n, false))
 		sp = &fit
 	case method == autoZigzag && a.signable(e, s, n):
-		// Like the candidate choice, by estimate: on the trained weights
-		// it picked the smaller form for every tensor (CHANGELOG.md).
-		if fit, gain := fitSigns(a.frame(e, n, true)); gain > 0 {
+		// Like the candidate choice, by estimate, and only where the
+		// estimate pays for the flips' decode cost (signPays).
+		if fit, gain := fitSigns(a.frame(e, n, true)); signPays(gain, n) {
 			sp, method = &fit, autoZigzagSigns
 		}
 	}
