@@ -245,16 +245,23 @@ func TestSignFlipsPayOff(t *testing.T) {
 			rows, cols int
 			agree      float64
 			gain       float64 // smallest size reduction expected
+			chunk      int     // chunk size; 0: 96 KiB, chunks that start mid-row
 		}{
-			{256, 512, 0.8, 0.02},
-			{1024, 128, 0.8, 0.02},
-			{256, 512, 0.5, 0},
+			{256, 512, 0.8, 0.02, 0},
+			{1024, 128, 0.8, 0.02, 0},
+			{256, 512, 0.5, 0, 0},
+			// A weak pattern, 0.01 bit a word (below signMinGain), on
+			// chunks big enough for it to pay the side bits: zigzag kept.
+			{2048, 256, 0.56, 0, 1 << 20},
 		} {
 			t.Run(fmt.Sprintf("%s/%dx%d/%v", dc.name, tc.rows, tc.cols, tc.agree), func(t *testing.T) {
 				td, rd := genSignPair(dc, tc.rows, tc.cols, tc.agree, 9)
 				shape := []int64{int64(tc.rows), int64(tc.cols)}
 				cfg := DefaultConfig()
-				cfg.ChunkSize = 96 << 10 // chunks that start mid-row
+				cfg.ChunkSize = 96 << 10
+				if tc.chunk != 0 {
+					cfg.ChunkSize = tc.chunk
+				}
 				ref := Tensor{DType: dc.dt, Shape: shape, Data: rd}
 				on := encodeT(t, Tensor{DType: dc.dt, Shape: shape, Data: td}, &ref, cfg)
 				autoSignFlips = false
