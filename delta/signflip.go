@@ -305,17 +305,23 @@ func fitColumns(t, r []byte, cols, phase int) []float32 {
 	return colS
 }
 
+// signOf maps a lane's non-zero bit (bit 0) and sign bit (bit 1) to its
+// sign (a negative lane is non-zero).
+var signOf = [4]float32{0, 1, 0, -1}
+
 // rowSigns writes to sg the signs (±1, 0) of the ordered differences of
 // the 16-bit words t − r, four at a time.
 func rowSigns(sg []float32, t, r []byte) {
+	const low15 = ^uint64(hi16)
 	sg = sg[:len(t)/2]
 	i := 0
 	for ; i+8 <= len(t); i += 8 {
 		d := subPack16(ordPack16(binary.LittleEndian.Uint64(t[i:])), ordPack16(binary.LittleEndian.Uint64(r[i:])))
-		for k := range 4 {
-			x := int32(int16(d >> (16 * k)))
-			sg[i/2+k] = float32(x>>31 | int32(uint32(-x)>>31)) // branch-free sign
-		}
+		nonzero := ((d & low15) + low15 | d) & hi16
+		v := nonzero>>15 | d&hi16>>14 // per lane: bit 0 non-zero, bit 1 negative
+		out := sg[i/2 : i/2+4]
+		out[0], out[1] = signOf[v&3], signOf[v>>16&3]
+		out[2], out[3] = signOf[v>>32&3], signOf[v>>48&3]
 	}
 	for ; i+2 <= len(t); i += 2 {
 		sg[i/2] = float32(wordSign(t, r, i/2))
@@ -326,28 +332,33 @@ func rowSigns(sg []float32, t, r []byte) {
 // columns are fitted on.
 func sampleRows(cols, full int) int { return min(full, max(1, signSampleWords/cols)) }
 
-// heldOutSaving returns the bits a word the column signs colS save on the
-// full rows halfway between the fit's sample rows (each row taking its
-// better sign), an estimate free of the fit's overfitting to its sample;
-// ok is false when there are no such rows (every full row sampled).
+// heldOutSaving returns the bits a word the column signs colS save on full
+// rows the fit did not sample, one or two between each pair of sample rows
+// (each row taking its better sign): an estimate free of the fit's
+// overfitting to its sample; ok is false when there are no such rows
+// (every full row sampled).
 func heldOutSaving(t, r []byte, cols, phase int, colS []float32) (perWord float64, ok bool) {
 	first, full := fullRows(cols, phase, len(t)/2)
 	m := sampleRows(cols, full)
-	if full < 2*m {
+	step := full / m
+	if step < 2 {
 		return 0, false
 	}
+	k := min(2, step-1) // held-out rows a sample interval
 	colNeg := colNegLanes(colS)
 	var agree, nz int64
 	for s := range m {
-		start := 2 * ((first+s*full/m+full/m/2)*cols - phase)
-		disagree, cnt := rowDisagree(t[start:start+2*cols], r[start:start+2*cols], colNeg)
-		agree += max(disagree, cnt-disagree)
-		nz += cnt
+		for q := 1; q <= k; q++ {
+			start := 2 * ((first+s*full/m+q*step/(k+1))*cols - phase)
+			disagree, cnt := rowDisagree(t[start:start+2*cols], r[start:start+2*cols], colNeg)
+			agree += max(disagree, cnt-disagree)
+			nz += cnt
+		}
 	}
 	if nz == 0 {
 		return 0, true
 	}
-	return float64(nz) / float64(m*cols) * (1 - binaryEntropy(float64(agree)/float64(nz))), true
+	return float64(nz) / float64(k*m*cols) * (1 - binaryEntropy(float64(agree)/float64(nz))), true
 }
 
 // colNegLanes returns the column signs colS (±1) as 16-bit lanes, 1 where
@@ -415,18 +426,28 @@ func rowDisagree(t, r, colNeg []byte) (disagree, nz int64) {
 // is set) or by the row weights rowW[i] into colSum[j] (when colSum is
 // set); the sum it fills may be the weights it does not read.
 func sumSigns(sg []float32, cols int, rowW, colW, rowSum, colSum []float32) {
-	if colSum != nil {
-		clear(colSum)
-	}
-	for row := range len(sg) / cols {
-		seg := sg[row*cols : (row+1)*cols]
-		if rowSum != nil {
-			rowSum[row] = dot(seg, colW)
-			continue
+	rows := len(sg) / cols
+	if rowSum != nil {
+		for row := range rows {
+			rowSum[row] = dot(sg[row*cols:(row+1)*cols], colW)
 		}
-		rw, cs := rowW[row], colSum[:len(seg)]
-		for j, s := range seg {
-			cs[j] += s * rw
+		return
+	}
+	clear(colSum)
+	row := 0
+	for ; row+4 <= rows; row += 4 { // four rows a pass over colSum
+		cs := colSum[:cols]
+		s0, s1 := sg[row*cols:][:cols], sg[(row+1)*cols:][:cols]
+		s2, s3 := sg[(row+2)*cols:][:cols], sg[(row+3)*cols:][:cols]
+		w0, w1, w2, w3 := rowW[row], rowW[row+1], rowW[row+2], rowW[row+3]
+		for j := range cs {
+			cs[j] += s0[j]*w0 + s1[j]*w1 + s2[j]*w2 + s3[j]*w3
+		}
+	}
+	for ; row < rows; row++ {
+		cs, seg, rw := colSum[:cols], sg[row*cols:][:cols], rowW[row]
+		for j := range cs {
+			cs[j] += seg[j] * rw
 		}
 	}
 }
