@@ -198,12 +198,12 @@ func flipDiffs16(dst, t, r, m []byte, first int) {
 
 // signMinGain is the least estimated saving, in bits a word, for which
 // auto codes a chunk with sign flips. The decode cost of the flips is a
-// fixed time a word (the mask bit and a masked subtraction in the gather,
-// 3–7 % of a chunk's decode), so the saving that pays for it is a fixed
-// number of bits a word too: 1/32 bit is 0.2 % of the raw word and about
-// 0.45 % of the bytes of a fine-tune coded at 7 bits a word. Below it the
-// flips buy less than the noise of a decode measurement for a measurable
-// loss of speed (BENCHMARKS.md).
+// fixed time a word (the mask bit and a masked subtraction in the gather),
+// so the saving that pays for it is a fixed number of bits a word too:
+// 1/64 bit is 0.1 % of the raw word and about 0.2 % of the bytes of a
+// fine-tune coded at 7 bits a word. The trained fine-tunes' projections
+// save 0.02–0.4 bit a word; a synthetic rank-8 update's weak pattern,
+// 0.01–0.02 (BENCHMARKS.md).
 const signMinGain = 1.0 / 64
 
 // signPays reports whether an estimated saving of gain bits on a chunk of
