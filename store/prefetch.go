@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"runtime"
-	"sort"
 	"sync/atomic"
 )
 
@@ -109,7 +108,7 @@ func (s *Store) aheadWindow(ctx context.Context, parts []filePart, from int64) (
 	)
 	end := from
 	budget := prefetchChunks()
-	i := sort.Search(len(parts), func(i int) bool { return parts[i].off+parts[i].size > from })
+	i := partAt(parts, from)
 	for ; i < len(parts) && budget > 0; i++ {
 		p := parts[i]
 		h, err := s.acquire(ctx, p.object)

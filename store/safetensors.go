@@ -432,6 +432,12 @@ type filePart struct {
 	object    string
 }
 
+// partAt is the index of the first of parts (sorted by offset) that ends
+// past off: the part holding off, or len(parts) when none does.
+func partAt(parts []filePart, off int64) int {
+	return sort.Search(len(parts), func(i int) bool { return parts[i].off+parts[i].size > off })
+}
+
 // loadParts gives f, the file of blob entry e, its parts when it is stored
 // in parts. The header is then served from the entry (e.Header; the
 // entry's object holds the same bytes, for Verify and deduplication).
@@ -461,7 +467,7 @@ func (s *Store) loadParts(ctx context.Context, f *File, e catalog.Entry) error {
 // readParts fills dst from off of a file stored in parts, decoding only the
 // chunks of the parts the range covers.
 func (f *File) readParts(ctx context.Context, dst []byte, off int64) error {
-	i := sort.Search(len(f.parts), func(i int) bool { return f.parts[i].off+f.parts[i].size > off })
+	i := partAt(f.parts, off)
 	for len(dst) > 0 && i < len(f.parts) {
 		p := f.parts[i]
 		in := off - p.off
